@@ -1,0 +1,28 @@
+"""hsa-db: database-native synthetic data.
+
+Reads a live schema, learns a Hierarchical Segmentation Algorithm model of the rows, and
+writes a synthetic database with the same schema and keys that join.
+"""
+
+from hsa_db.errors import (
+    ConfigError,
+    DatabaseError,
+    HsaDbError,
+    MetadataError,
+    SynthesizerError,
+    WriteError,
+)
+from hsa_db.metadata import Metadata
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ConfigError",
+    "DatabaseError",
+    "HsaDbError",
+    "Metadata",
+    "MetadataError",
+    "SynthesizerError",
+    "WriteError",
+    "__version__",
+]
