@@ -52,10 +52,11 @@ class Location:
     @property
     def database_file(self) -> Path | None:
         """The file of an embedded database (SQLite, DuckDB), if any."""
-        if self.dialect in ("sqlite", "duckdb") and self.url is not None and self.url.database:
-            if self.url.database != ":memory:":
-                return Path(self.url.database)
-        return None
+        if self.dialect not in ("sqlite", "duckdb") or self.url is None:
+            return None
+        if not self.url.database or self.url.database == ":memory:":
+            return None
+        return Path(self.url.database)
 
     def masked(self) -> str:
         """The location as text, safe to print: the password is replaced by ``***``."""

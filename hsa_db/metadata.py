@@ -491,8 +491,11 @@ class Metadata:
             if len(rel.child_columns) == 1
             and self.tables[rel.parent_table].primary_key == rel.parent_columns
         ]
-        return {"METADATA_SPEC_VERSION": SPEC_VERSION, "tables": tables,
-                "relationships": relationships}
+        return {
+            "METADATA_SPEC_VERSION": SPEC_VERSION,
+            "tables": tables,
+            "relationships": relationships,
+        }
 
     @classmethod
     def load_from_dict(cls, data: dict[str, Any]) -> Metadata:
@@ -534,9 +537,7 @@ class Metadata:
         return isinstance(other, Metadata) and self.to_dict() == other.to_dict()
 
     def __repr__(self) -> str:
-        return (
-            f"Metadata({len(self.tables)} tables, {len(self.relationships)} relationships)"
-        )
+        return f"Metadata({len(self.tables)} tables, {len(self.relationships)} relationships)"
 
 
 def _key_in(key: str | Iterable[str] | None) -> list[str]:
@@ -557,6 +558,11 @@ def _sdv_column(column: Column) -> dict[str, Any]:
         out["sdtype"] = "categorical"
     if column.sdtype in PII_SDTYPES:
         out["pii"] = True
-    out.update({key: value for key, value in column.extra.items()
-                if key in ("computer_representation", "datetime_format", "regex_format")})
+    out.update(
+        {
+            key: value
+            for key, value in column.extra.items()
+            if key in ("computer_representation", "datetime_format", "regex_format")
+        }
+    )
     return out
