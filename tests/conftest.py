@@ -87,6 +87,12 @@ def postgres_url(postgres_server: str) -> Iterator[str]:
 
 
 @pytest.fixture
+def postgresql_url(postgres_url: str) -> str:
+    """:func:`postgres_url` under the dialect's name, which :func:`empty_database` uses."""
+    return postgres_url
+
+
+@pytest.fixture
 def mysql_url(mysql_server: str) -> Iterator[str]:
     """A new, empty MySQL/MariaDB database, dropped after the test."""
     yield from _scratch_database(mysql_server, "AUTOCOMMIT")
