@@ -1,0 +1,46 @@
+"""Bulk loading: COPY on PostgreSQL, multi-row INSERTs through ``executemany`` on
+MySQL/MariaDB and SQLite; DuckDB scans the DataFrame itself (see :mod:`hsa_db.write.duckdb`)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import pandas as pd
+
+from hsa_db.write.ddl import SqlType
+from hsa_db.write.values import Encoder, encode, python_values
+
+log = logging.getLogger(__name__)
+
+#: Rows handed to ``executemany`` at a time, so that a large batch is not turned into Python
+#: tuples all at once.
+CHUNK_ROWS = 20_000
+
+
+def frame_columns(
+    frame: pd.DataFrame,
+    columns: Sequence[str],
+    sql_types: Sequence[SqlType],
+    encoder_for: Callable[[SqlType], Encoder | None],
+) -> list[list[Any]]:
+    """The chosen columns of ``frame`` as lists of driver-ready values."""
+    return [
+        encode(python_values(frame[name], sql_type), encoder_for(sql_type))
+        for name, sql_type in zip(columns, sql_types, strict=True)
+    ]
+
+
+def copy_rows(cursor: Any, statement: str, values: list[list[Any]]) -> None:
+    """Stream rows through PostgreSQL's COPY FROM STDIN (psycopg 3)."""
+    with cursor.copy(statement) as copy:
+        for row in zip(*values, strict=True):
+            copy.write_row(row)
+
+
+def insert_rows(cursor: Any, statement: str, values: list[list[Any]]) -> None:
+    """Insert rows with ``executemany``; PyMySQL turns it into multi-row INSERTs."""
+    rows = list(zip(*values, strict=True))
+    for start in range(0, len(rows), CHUNK_ROWS):
+        cursor.executemany(statement, rows[start : start + CHUNK_ROWS])
