@@ -69,15 +69,14 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import numpy as np
 import pandas as pd
 from faker import Faker
 
 from hsa_db import __version__
-from hsa_db.db import parse_location
-from hsa_db.errors import DatabaseError, WriteError
+from hsa_db.db import mask_text
 from hsa_db.metadata import Metadata, Table
+from hsa_db.write import write_tables
 
 log = logging.getLogger(__name__)
 
@@ -566,19 +565,13 @@ def _rank_correlation(left: pd.Series, right: pd.Series) -> float:
 def write_example(url_or_path: str | Path, seed: int = 0, if_exists: str = "fail") -> None:
     """Write the example shop into a database: a URL or a ``.duckdb``/``.sqlite`` path.
 
-    ``if_exists`` is ``fail`` (refuse a target that already has one of the tables) or
-    ``replace`` (drop those tables first).
+    ``if_exists`` is passed to :func:`hsa_db.write.write_tables`: ``fail`` refuses a target that
+    already has one of the tables, ``replace`` drops and recreates them.
     """
     metadata, data = build_example(seed)
-    location = parse_location(str(url_or_path))
-    if location.dialect != "duckdb" or location.database_file is None:
-        raise DatabaseError(
-            f"the example can only be written to a DuckDB file in this version, not "
-            f"{location.masked()}; give a path ending in .duckdb"
-        )
 
-    _write_duckdb(location.database_file, metadata, data, if_exists)
-    log.info("example database (seed %s) written to %s", seed, location.masked())
+    write_tables(str(url_or_path), metadata, data, if_exists=if_exists)
+    log.info("example database (seed %s) written to %s", seed, mask_text(str(url_or_path)))
 
 
 def example_database_path() -> Path:
@@ -607,67 +600,3 @@ def _cache_dir() -> Path:
         return Path(os.environ[CACHE_DIR_VARIABLE])
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "hsa-db"
-
-
-def _write_duckdb(
-    path: Path, metadata: Metadata, data: dict[str, pd.DataFrame], if_exists: str
-) -> None:
-    order = metadata.topological_order()
-    with duckdb.connect(str(path)) as connection:
-        existing = {
-            row[0]
-            for row in connection.execute("SELECT table_name FROM duckdb_tables()").fetchall()
-        }
-        clashes = [name for name in order if name in existing]
-        if clashes and if_exists != "replace":
-            raise WriteError(
-                f"{path} already has the table {clashes[0]!r}; choose another file or "
-                "pass if_exists='replace'"
-            )
-        for name in reversed(order):
-            connection.execute(f'DROP TABLE IF EXISTS "{name}"')
-        connection.execute("DROP TYPE IF EXISTS order_status")
-        values = ", ".join(f"'{value}'" for value in ORDER_STATUSES)
-        connection.execute(f"CREATE TYPE order_status AS ENUM ({values})")
-
-        for name in order:
-            connection.execute(_duckdb_create_table(metadata, name))
-            for batch in _self_reference_batches(metadata, name, data[name]):
-                connection.register("batch", batch)
-                connection.execute(f'INSERT INTO "{name}" SELECT * FROM batch')
-                connection.unregister("batch")
-
-
-def _duckdb_create_table(metadata: Metadata, name: str) -> str:
-    table = metadata.get_table(name)
-    lines = []
-    for column in table.columns.values():
-        sql_type = column.enum_name if column.sql_type == "enum" else column.sql_type
-        sql_type = str(sql_type).replace("numeric", "decimal")
-        lines.append(f'"{column.name}" {sql_type}{"" if column.nullable else " NOT NULL"}')
-    lines.append(f"PRIMARY KEY ({', '.join(table.primary_key)})")
-    lines += [f"UNIQUE ({', '.join(key)})" for key in table.unique_constraints]
-    lines += [
-        f"FOREIGN KEY ({', '.join(rel.child_columns)}) "
-        f'REFERENCES "{rel.parent_table}" ({", ".join(rel.parent_columns)})'
-        for rel in metadata.get_parents(name)
-    ]
-    return f'CREATE TABLE "{name}" (\n  ' + ",\n  ".join(lines) + "\n)"
-
-
-def _self_reference_batches(
-    metadata: Metadata, name: str, frame: pd.DataFrame
-) -> list[pd.DataFrame]:
-    """Rows split so that a self-referenced row is inserted before the rows pointing at it."""
-    references = metadata.self_references()
-    column = next((rel.child_columns[0] for rel in references if rel.child_table == name), None)
-    if column is None:
-        return [frame]
-    key = metadata.get_table(name).primary_key[0]
-    parent = frame.set_index(key)[column]
-    depth = pd.Series(0, index=frame.index)
-    current = frame[column]
-    while current.notna().any():
-        depth += current.notna().astype(int).to_numpy()
-        current = current.map(parent)
-    return [frame[depth == level] for level in sorted(depth.unique())]

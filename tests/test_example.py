@@ -215,17 +215,16 @@ def test_signals_are_nan_where_undefined(example: tuple[Metadata, dict[str, pd.D
     assert all(np.isnan(value) for value in signals.values())
 
 
-def test_write_example_to_duckdb(
-    tmp_path: Path, example: tuple[Metadata, dict[str, pd.DataFrame]]
+def test_write_example(
+    empty_database: str, example: tuple[Metadata, dict[str, pd.DataFrame]]
 ) -> None:
     metadata, data = example
-    url = f"duckdb:///{tmp_path / 'shop.duckdb'}"
 
-    write_example(url)
+    write_example(empty_database)
 
-    assert row_counts(url, metadata) == {name: len(frame) for name, frame in data.items()}
-    assert not any(dangling_foreign_keys(url, metadata).values())
-    assert not any(duplicate_keys(url, metadata).values())
+    assert row_counts(empty_database, metadata) == {name: len(f) for name, f in data.items()}
+    assert not any(dangling_foreign_keys(empty_database, metadata).values())
+    assert not any(duplicate_keys(empty_database, metadata).values())
 
 
 def test_write_example_refuses_an_existing_example_unless_replaced(tmp_path: Path) -> None:
