@@ -54,7 +54,6 @@ def test_make_example_db(tmp_path: Path) -> None:
 
 
 def test_seed_postgres_seeds_once(postgres_url: str, tmp_path: Path) -> None:
-    needs("hsa_db.write", "write_tables")
     metadata = build_metadata()
 
     first = run_example("seed_postgres.py", postgres_url, cache=tmp_path)
@@ -78,7 +77,6 @@ def test_api_walkthrough(tmp_path: Path) -> None:
 
 
 def test_parquet_folder(tmp_path: Path) -> None:
-    needs("hsa_db.write", "write_tables")
     needs("hsa_db", "HSASynthesizer")
 
     run_example("parquet_folder.py", str(tmp_path), cache=tmp_path / "cache")
