@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         "--if-exists",
         "replace",
     ]
-    print("$ hsa-db " + " ".join(command[1:]))
+    print("$ hsa-db " + " ".join(command[1:]), flush=True)
     return subprocess.run(command, check=False).returncode
 
 
