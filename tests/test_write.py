@@ -236,6 +236,14 @@ def shop_data() -> dict[str, pd.DataFrame]:
     }
 
 
+def more_shop_data() -> dict[str, pd.DataFrame]:
+    """The sample rows again, with other e-mail addresses (a unique key) so they can be added."""
+    data = shop_data()
+    data["customer"]["email"] = ["e@x.io", "f@x.io", "g@x.io", "h@x.io"]
+    data["orders"]["customer_email"] = ["e@x.io", "e@x.io", "g@x.io", None, "h@x.io"]
+    return data
+
+
 # --------------------------------------------------------------------- reading back
 
 
@@ -567,11 +575,8 @@ def test_truncate_refuses_a_table_that_lacks_columns(empty_database: str) -> Non
 def test_append_shifts_generated_keys(empty_database: str) -> None:
     metadata = shop_metadata()
     write_tables(empty_database, metadata, shop_data())
-    data = shop_data()
-    data["customer"]["email"] = ["e@x.io", "f@x.io", "g@x.io", "h@x.io"]
-    data["orders"]["customer_email"] = ["e@x.io", "e@x.io", "g@x.io", None, "h@x.io"]
 
-    write_tables(empty_database, metadata, data, if_exists="append")
+    write_tables(empty_database, metadata, more_shop_data(), if_exists="append")
 
     counts = row_counts(empty_database, metadata)
     assert counts == {name: 2 * len(frame) for name, frame in shop_data().items()}

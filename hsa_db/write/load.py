@@ -32,9 +32,14 @@ def frame_columns(
     ]
 
 
-def copy_rows(cursor: Any, statement: str, values: list[list[Any]]) -> None:
-    """Stream rows through PostgreSQL's COPY FROM STDIN (psycopg 3)."""
+def copy_rows(
+    cursor: Any, statement: str, values: list[list[Any]], types: list[str] | None = None
+) -> None:
+    """Stream rows through PostgreSQL's COPY FROM STDIN (psycopg 3); ``types`` name the
+    columns' types for a binary COPY."""
     with cursor.copy(statement) as copy:
+        if types is not None:
+            copy.set_types(types)
         for row in zip(*values, strict=True):
             copy.write_row(row)
 

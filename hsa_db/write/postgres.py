@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import uuid
+from decimal import Decimal
 from typing import Any, ClassVar
 
 import pandas as pd
@@ -11,7 +13,7 @@ from hsa_db.metadata import Column, Table
 from hsa_db.write.ddl import Ddl, EnumType, SqlType, column_sql_type, enum_name
 from hsa_db.write.load import copy_rows, frame_columns
 from hsa_db.write.target import Target
-from hsa_db.write.values import postgres_encoder
+from hsa_db.write.values import Encoder, postgres_encoder
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +34,53 @@ _TYPES = {
     "json": "jsonb",
     "binary": "bytea",
 }
+
+
+#: psycopg type names whose binary COPY format matches the column types this module creates.
+#: Text, varchar, char and enum columns all read the binary form of text; a timestamp with
+#: time zone has the binary form of a timestamp in UTC.
+_BINARY = {
+    "boolean": "bool",
+    "smallint": "int2",
+    "integer": "int4",
+    "bigint": "int8",
+    "numeric": "numeric",
+    "real": "float4",
+    "double": "float8",
+    "char": "text",
+    "varchar": "text",
+    "text": "text",
+    "enum": "text",
+    "date": "date",
+    "time": "time",
+    "timestamp": "timestamp",
+    "timestamptz": "timestamp",
+    "interval": "interval",
+    "uuid": "uuid",
+    "binary": "bytea",
+}
+
+
+def binary_types(sql_types: list[SqlType]) -> list[str] | None:
+    """psycopg types for a binary COPY of these columns, or ``None`` when one of them (JSON,
+    arrays) is written as text instead."""
+    if any(sql_type.array or sql_type.base not in _BINARY for sql_type in sql_types):
+        return None
+    return [_BINARY[sql_type.base] for sql_type in sql_types]
+
+
+def binary_shape(sql_type: SqlType) -> SqlType:
+    """The shape values take for a binary COPY: timestamps with time zone as UTC timestamps."""
+    return SqlType("timestamp") if sql_type.base == "timestamptz" else sql_type
+
+
+def binary_encoder(sql_type: SqlType) -> Encoder | None:
+    """Values the binary dumpers need: UUID objects and exact decimals."""
+    if sql_type.base == "uuid":
+        return lambda value: value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+    if sql_type.base == "numeric":
+        return lambda value: value if isinstance(value, Decimal) else Decimal(str(value))
+    return None
 
 
 class PostgresDdl(Ddl):
@@ -166,10 +215,18 @@ class PostgresTarget(Target):
         if frame.empty or not columns:
             return len(frame)
         self.step = f"loading table {table}"
-        values = frame_columns(frame, columns, self.sql_types(table, columns), postgres_encoder)
+        sql_types = self.sql_types(table, columns)
         statement = f"COPY {self.ddl.qualify(table)} ({self.ddl.columns(columns)}) FROM STDIN"
+        binary = binary_types(sql_types) if table in self.new_tables else None
+        if binary is None:
+            values = frame_columns(frame, columns, sql_types, postgres_encoder)
+        else:
+            statement += " (FORMAT BINARY)"
+            values = frame_columns(
+                frame, columns, [binary_shape(t) for t in sql_types], binary_encoder
+            )
         with self.connection.cursor() as cursor:
-            copy_rows(cursor, statement, values)
+            copy_rows(cursor, statement, values, binary)
         return len(frame)
 
     def finish(self) -> None:

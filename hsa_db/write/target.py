@@ -178,8 +178,8 @@ class Target:
             if labels is not None and self.plan.mode != "replace":
                 raise WriteError(
                     f"enum type {enum.name} already exists in {self.location.masked()} with "
-                    f"values {labels}, not {list(enum.labels)}; nothing was written; drop it or "
-                    "use if_exists='replace'"
+                    f"values {labels}, not {list(enum.labels)}; drop it or use "
+                    "if_exists='replace'"
                 )
             if labels is not None:
                 self.execute(f"DROP TYPE {self.ddl.qualify(enum.name)}")

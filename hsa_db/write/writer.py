@@ -150,7 +150,7 @@ def _failure(target: Target, error: BaseException, left: str) -> BaseException:
     otherwise a :class:`WriteError` whose one line says what is left."""
     log.info("write to %s failed during %s; %s", target.location.masked(), target.step, left)
     if isinstance(error, WriteError):
-        return WriteError(f"{error}; {left}" if left != UNCHANGED else str(error))
+        return WriteError(f"{error}; {left}")
     if not isinstance(error, Exception) or isinstance(error, HsaDbError) and left == UNCHANGED:
         return error
     if target.step == WAITING and left == UNCHANGED:
