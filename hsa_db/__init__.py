@@ -13,6 +13,7 @@ from hsa_db.errors import (
     WriteError,
 )
 from hsa_db.metadata import Metadata
+from hsa_db.read import read_tables
 from hsa_db.write import write_tables
 
 __version__ = "0.1.0"
@@ -26,5 +27,6 @@ __all__ = [
     "SynthesizerError",
     "WriteError",
     "__version__",
+    "read_tables",
     "write_tables",
 ]

@@ -194,6 +194,8 @@ class Relationship:
     parent_columns: list[str]
     child_columns: list[str]
     name: str | None = None
+    #: True when the relationship was guessed from column names (files carry no keys).
+    inferred: bool = False
 
     @property
     def is_self_reference(self) -> bool:
@@ -208,6 +210,8 @@ class Relationship:
         }
         if self.name:
             out["name"] = self.name
+        if self.inferred:
+            out["inferred"] = True
         return out
 
     @classmethod
@@ -219,6 +223,7 @@ class Relationship:
                 parent_columns=_key_in(data["parent_primary_key"]),
                 child_columns=_key_in(data["child_foreign_key"]),
                 name=data.get("name"),
+                inferred=bool(data.get("inferred", False)),
             )
         except KeyError as error:
             raise MetadataError(
@@ -496,6 +501,19 @@ class Metadata:
             "tables": tables,
             "relationships": relationships,
         }
+
+    @classmethod
+    def from_database(
+        cls,
+        url: Any,
+        schema: str | None = None,
+        tables: Iterable[str] | None = None,
+        exclude: Iterable[str] | None = None,
+    ) -> Metadata:
+        """Reflect a live database or a folder of files (see ``hsa_db.reflect``)."""
+        from hsa_db.reflect import reflect_metadata
+
+        return reflect_metadata(url, schema=schema, tables=tables, exclude=exclude)
 
     @classmethod
     def load_from_dict(cls, data: dict[str, Any]) -> Metadata:
