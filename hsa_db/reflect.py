@@ -307,6 +307,9 @@ class InspectorReflector(BaseReflector):
             return {name: _sqlite_fix(self.connection, schema, name) for name in names}
         if self.dialect == "mysql" and getattr(self.connection.dialect, "is_mariadb", False):
             return _mariadb_json_fixes(self.connection, schema, names)
+        if self.dialect == "postgresql":
+            fix = _postgres_domain_fix(self.connection)
+            return {name: fix for name in names}
         return {}
 
 
@@ -445,7 +448,7 @@ def _other_type(type_: Any, name: str) -> str:
         return "json"
     if isinstance(type_, (sa.LargeBinary, sa.BINARY, sa.VARBINARY)) or name.endswith("BLOB"):
         return "binary"
-    if isinstance(type_, sa.Text) or name in ("TEXT", "CLOB"):
+    if isinstance(type_, sa.Text) or name.endswith("TEXT") or name == "CLOB":
         return "text"
     if isinstance(type_, (sa.CHAR, sa.NCHAR)) and getattr(type_, "length", None):
         return f"char({type_.length})"
@@ -487,7 +490,33 @@ def _add_unique(table: Table, columns: list[str]) -> None:
         table.unique_constraints.append(columns)
 
 
-# --------------------------------------------------------------------------- SQLite, MariaDB
+# --------------------------------------------------------------------------- dialect fixes
+
+
+_SIZED_TYPE = re.compile(r"(character varying|character|numeric)\((\d+)(?:,(\d+))?\)")
+
+
+def _postgres_domain_fix(connection: sa.Connection) -> ColumnFix:
+    """A corrector restoring the length or precision of a domain's base type, which
+    SQLAlchemy drops (``varchar(80)`` would come back as ``varchar``)."""
+    rows = connection.exec_driver_sql(
+        "SELECT typname, format_type(typbasetype, typtypmod) FROM pg_catalog.pg_type "
+        "WHERE typtype = 'd'"
+    )
+    sized: dict[str, str] = {}
+    for name, base in rows:
+        match = _SIZED_TYPE.fullmatch(base)
+        if match:
+            kind, size, scale = match.groups()
+            neutral = {"character varying": "varchar", "character": "char"}.get(kind, kind)
+            sized[name] = f"{neutral}({size}{',' + scale if scale else ''})"
+
+    def fix(column: Column) -> None:
+        domain = column.extra.get("domain")
+        if domain in sized and column.sql_type is not None and "(" not in column.sql_type:
+            column.sql_type = sized[domain]
+
+    return fix
 
 
 _SQLITE_DECLARED = {
