@@ -19,7 +19,8 @@ Tables, with their rows at seed 0::
 
 How the rows are generated (the numbers a synthesizer should reproduce):
 
-* ``customer.loyalty_tier`` is bronze, silver or gold with shares 55 %, 30 % and 15 %.
+* ``customer.loyalty_tier`` is bronze, silver or gold with shares 55 %, 30 % and 15 %;
+  ``marketing_opt_in`` is true for 30 %, 50 % and 70 % of them.
 * **Child count depends on a parent column.** Orders per customer are negative binomial with
   dispersion 1 (a long tail) and a mean set by the tier: bronze 1.5, silver 4, gold 10. At seed 0
   the median customer has 2 orders and the busiest 42.
@@ -406,16 +407,13 @@ def _order_items(
 ) -> dict[str, Any]:
     """Lines of each order: more lines and bigger discounts for better tiers."""
     tier = orders["_tier"]
-    lines = 1 + rng.poisson(np.array(EXTRA_LINES_MEAN)[tier])
     product_count = len(products["product_id"])
+    lines = np.minimum(1 + rng.poisson(np.array(EXTRA_LINES_MEAN)[tier]), product_count)
     popularity = 1.0 / np.arange(1, product_count + 1) ** 1.1
     popularity = popularity[rng.permutation(product_count)] / popularity.sum()
 
     picked = np.concatenate(
-        [
-            rng.choice(product_count, size=min(size, product_count), replace=False, p=popularity)
-            for size in lines
-        ]
+        [rng.choice(product_count, size=size, replace=False, p=popularity) for size in lines]
     )
     order_index = np.repeat(np.arange(len(lines)), lines)
     price = np.asarray(products["price"])[picked]
