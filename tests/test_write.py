@@ -586,3 +586,11 @@ def test_append_shifts_generated_keys(empty_database: str) -> None:
     assert referrers[4:] == [(5, None), (6, 5), (7, 5), (8, 6)]
     lines = read_rows(empty_database, "line_note", ["id", "order_id", "line_no"])
     assert lines[2:] == [(3, 6, 2), (4, 10, 1)]
+
+
+def test_identity_values_may_be_left_to_the_database(empty_database: str) -> None:
+    frame = every_type_frame().drop(columns=["id"])
+
+    write_tables(empty_database, every_type_metadata(), {"kinds": frame})
+
+    assert [row[0] for row in read_rows(empty_database, "kinds", ["id"])] == [1, 2, 3]

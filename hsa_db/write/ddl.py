@@ -357,14 +357,20 @@ class Ddl:
     def create_table(self, table: Table, keys: bool) -> str:
         """CREATE TABLE; with ``keys`` the keys are declared inline (SQLite, DuckDB)."""
         lines = [self.column_sql(table, column) for column in table.columns.values()]
-        if keys:
-            lines.extend(self.key_clauses(table))
-            lines.extend(self.foreign_key_clause(rel) for rel in self.inline_foreign_keys(table))
+        lines.extend(self.table_clauses(table, keys))
         body = ",\n  ".join(lines)
         return f"CREATE TABLE {self.qualify(table.name)} (\n  {body}\n){self.table_options()}"
 
     def table_options(self) -> str:
         return ""
+
+    def table_clauses(self, table: Table, keys: bool) -> list[str]:
+        """Constraint clauses inside CREATE TABLE: all keys where they cannot be added later."""
+        if not keys:
+            return []
+        clauses = self.key_clauses(table)
+        clauses.extend(self.foreign_key_clause(rel) for rel in self.inline_foreign_keys(table))
+        return clauses
 
     def key_clauses(self, table: Table) -> list[str]:
         """The primary key and unique constraints of ``table`` as table constraint clauses."""

@@ -1,7 +1,9 @@
 """MySQL/MariaDB: DDL commits at once there, so a write cannot be one transaction.
 
-New tables are created bare and loaded, then each gets one ALTER TABLE for its keys, indexes
-and AUTO_INCREMENT (one rebuild), then the foreign keys, which MariaDB checks against the rows.
+New tables are created with their primary key and AUTO_INCREMENT (InnoDB keeps rows in key
+order, so adding the key later would rebuild the table), loaded, then given their unique keys
+and indexes in one ALTER TABLE each, then their foreign keys, which MariaDB checks against the
+rows.
 If anything fails the tables this write created are dropped. Rows loaded into kept tables
 (``truncate``, ``append``) are ordinary DML in one transaction, with the foreign keys checked
 by queries before it commits, so those tables are left as they were on failure too.
@@ -126,15 +128,37 @@ class MysqlDdl(Ddl):
     def drop_table(self, name: str) -> str:
         return f"DROP TABLE IF EXISTS {self.qualify(name)}"
 
-    def table_alter(self, table: Table) -> str | None:
-        """One ALTER TABLE that adds the keys, AUTO_INCREMENT and indexes of ``table``."""
+    def table_clauses(self, table: Table, keys: bool) -> list[str]:
+        """The primary key, declared at once: InnoDB stores rows in its order, so adding it
+        later would rebuild the table, and an AUTO_INCREMENT column must lead a key."""
         clauses = []
         if table.primary_key:
-            clauses.append(f"ADD PRIMARY KEY ({self.columns(table.primary_key)})")
+            clauses.append(f"PRIMARY KEY ({self.columns(table.primary_key)})")
+        counter = self.auto_increment_column(table)
+        if counter is not None and table.primary_key[:1] != [counter.name]:
+            clauses.append(f"KEY ({self.quote(counter.name)})")
+        return clauses
+
+    def identity_sql(self, table: Table, column: Column) -> list[str]:
+        counter = self.auto_increment_column(table)
+        return ["AUTO_INCREMENT"] if counter is not None and counter.name == column.name else []
+
+    def auto_increment_column(self, table: Table) -> Column | None:
+        """The identity column MySQL numbers itself: the first one (it allows only one)."""
+        identities = [c for c in table.columns.values() if self.is_identity(c) and not c.generated]
+        if len(identities) > 1:
+            self.warn(
+                f"MySQL allows one AUTO_INCREMENT column; {table.name}.{identities[0].name} "
+                "got it, the others are plain integers"
+            )
+        return identities[0] if identities else None
+
+    def table_alter(self, table: Table) -> str | None:
+        """One ALTER TABLE that adds the unique keys and indexes of ``table`` after the load."""
+        clauses = []
         for key in unique_keys(table):
             name = short_name(table.name, *key, suffix="key", limit=self.name_limit)
             clauses.append(f"ADD CONSTRAINT {self.quote(name)} UNIQUE ({self.columns(key)})")
-        clauses.extend(self.auto_increment(table))
         for index in self.indexes_to_create(table):
             spec = self.index_spec(table, index)
             if spec is not None:
@@ -144,26 +168,6 @@ class MysqlDdl(Ddl):
         if not clauses:
             return None
         return f"ALTER TABLE {self.qualify(table.name)} " + ", ".join(clauses)
-
-    def auto_increment(self, table: Table) -> list[str]:
-        """Clauses that make the first identity column AUTO_INCREMENT (it must lead a key)."""
-        identities = [c for c in table.columns.values() if self.is_identity(c) and not c.generated]
-        if not identities:
-            return []
-        if len(identities) > 1:
-            self.warn(
-                f"MySQL allows one AUTO_INCREMENT column; {table.name}.{identities[0].name} "
-                "got it, the others are plain integers"
-            )
-        column = identities[0]
-        leading = [key[0] for key in [table.primary_key, *table.unique_constraints] if key]
-        clauses = [
-            f"MODIFY {self.quote(column.name)} {self.type_sql(table, column)} NOT NULL "
-            "AUTO_INCREMENT"
-        ]
-        if column.name not in leading:
-            clauses.append(f"ADD KEY ({self.quote(column.name)})")
-        return clauses
 
     def foreign_key_alter(self, child: str, rels: list[Relationship]) -> str:
         clauses = ", ".join(f"ADD {self.foreign_key_clause(rel)}" for rel in rels)
