@@ -85,7 +85,7 @@ def infer_primary_key(connection: sa.Connection, table: str, columns: list[str])
     if not candidates:
         return []
 
-    quote = connection.dialect.identifier_preparer.quote
+    quote = connection.dialect.identifier_preparer.quote_identifier
     name = candidates[0]
     total, distinct, present = connection.exec_driver_sql(
         f"SELECT count(*), count(DISTINCT {quote(name)}), count({quote(name)}) FROM {quote(table)}"

@@ -122,7 +122,7 @@ def _copy_batches(
     connection: sa.Connection, table: Table, schema: str | None, batch_rows: int
 ) -> Generator[Sequence[Sequence[Any]], None, None]:
     """Rows of a PostgreSQL table through binary COPY, each column cast to a known type."""
-    quote = connection.dialect.identifier_preparer.quote
+    quote = connection.dialect.identifier_preparer.quote_identifier
     casts = [postgres_cast(column.sql_type) for column in table.columns.values()]
     selected = ", ".join(
         f"{quote(column.name)}::{cast}"
@@ -159,7 +159,7 @@ def _select_batches(
     connection: sa.Connection, table: Table, schema: str | None, batch_rows: int
 ) -> Generator[Sequence[Sequence[Any]], None, None]:
     """Rows of a table through a streamed ``SELECT`` of the metadata's columns."""
-    quote = connection.dialect.identifier_preparer.quote
+    quote = connection.dialect.identifier_preparer.quote_identifier
     selected = ", ".join(quote(name) for name in table.columns) or "*"
     sql = f"SELECT {selected} FROM {qualified_name(connection, schema, table.name)}"
     streamed = connection.execution_options(stream_results=True, max_row_buffer=batch_rows)

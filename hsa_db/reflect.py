@@ -130,7 +130,7 @@ def first_line(error: Exception) -> str:
 
 def qualified_name(connection: sa.Connection | Engine, schema: str | None, table: str) -> str:
     """``schema.table`` quoted for the connection's dialect (just ``table`` without schema)."""
-    quote = connection.dialect.identifier_preparer.quote
+    quote = connection.dialect.identifier_preparer.quote_identifier
     return f"{quote(schema)}.{quote(table)}" if schema else quote(table)
 
 
@@ -533,7 +533,7 @@ _SQLITE_DECLARED = {
 def _sqlite_fix(connection: sa.Connection, schema: str, table: str) -> ColumnFix:
     """A corrector for one SQLite table: declared types SQLAlchemy reads by affinity only,
     AUTOINCREMENT keys and the text of generated columns."""
-    quote = connection.dialect.identifier_preparer.quote
+    quote = connection.dialect.identifier_preparer.quote_identifier
     pragma = f"PRAGMA {quote(schema)}.table_xinfo({quote(table)})"
     columns = connection.exec_driver_sql(pragma).all()
     declared = {row[1]: re.sub(r"\s+", " ", (row[2] or "").strip().upper()) for row in columns}
@@ -712,7 +712,7 @@ class FolderReflector(DuckDBReflector):
         return [row[0] for row in rows]
 
     def fill(self, metadata: Metadata, schema: str) -> None:
-        quote = self.connection.dialect.identifier_preparer.quote
+        quote = self.connection.dialect.identifier_preparer.quote_identifier
         for name, table in metadata.tables.items():
             described = self.connection.exec_driver_sql(f"DESCRIBE {quote(name)}").all()
             for row in described:
@@ -803,7 +803,7 @@ def sample_strings(
 def _sample_query(
     connection: sa.Connection, schema: str | None, table: str, columns: list[str], rows: float
 ) -> str:
-    quote = connection.dialect.identifier_preparer.quote
+    quote = connection.dialect.identifier_preparer.quote_identifier
     selected = ", ".join(quote(column) for column in columns)
     source = qualified_name(connection, schema, table)
     if rows > TABLESAMPLE_ABOVE_ROWS:
