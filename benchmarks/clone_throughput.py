@@ -23,7 +23,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, make_url
@@ -32,6 +32,25 @@ from sqlalchemy.engine import URL, make_url
 #: and 700,000 purchase items under them (about a million rows in all).
 BASE_ROWS = {"customer": 50_000, "product": 5_000}
 TABLES = ["customer", "product", "purchase", "purchase_item"]
+
+STAGES = ("read", "fit", "sample", "write")
+
+# Runs the hsa-db command line and, as it exits, reports the peak resident memory of its own
+# address space (VmHWM). The ru_maxrss of wait4 would not do: Linux carries the parent's
+# resident size at fork into the child's maximum, and this process is not small.
+CLI_WITH_PEAK = """
+import atexit, sys
+
+def report_peak():
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                print("peak_kib", line.split()[1], file=sys.stderr)
+
+atexit.register(report_peak)
+from hsa_db.cli import main
+main()
+"""
 
 #: Modules the clone pipeline needs; the benchmark refuses to start without them.
 PIPELINE_MODULES = ["hsa_db.clone", "hsa_db.reflect", "hsa_db.read", "hsa_db.hsa", "hsa_db.write"]
@@ -117,10 +136,13 @@ CREATE INDEX ON purchase_item (product_id)
 
 @dataclass
 class Timing:
-    """Wall time and peak resident memory of one child process."""
+    """Wall time and CPU time of one child process (its own children included), its peak
+    resident memory where it reports it, and when each stage it reported last finished a table."""
 
     seconds: float
-    peak_mib: float
+    cpu_seconds: float
+    peak_mib: float | None
+    stages: dict[str, float] = field(default_factory=dict)
 
 
 def parse_args() -> argparse.Namespace:
@@ -195,22 +217,44 @@ def libpq_url(url: URL) -> str:
 # ----------------------------------------------------------------------------- copies
 
 
-def run_measured(command: list[str] | str, shell: bool = False) -> Timing:
-    """Run a command to completion; its wall time and its own peak resident memory."""
+def run_measured(command: list[str]) -> Timing:
+    """Run a command to completion and measure it.
+
+    Lines on its stderr that start with a stage name (``read``, ``fit``, ``sample``,
+    ``write``: hsa-db's progress lines) are timed as they arrive, so that the last table of
+    each stage tells when that stage ended; a ``peak_kib`` line gives its peak memory.
+    """
     started = time.perf_counter()
-    process = subprocess.Popen(command, shell=shell, stdout=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
+    stages: dict[str, float] = {}
+    errors: list[str] = []
+    peak_kib = None
+    assert process.stderr is not None
+    for line in process.stderr:
+        words = line.split()
+        if words and words[0] in STAGES:
+            stages[words[0]] = time.perf_counter() - started
+        elif words[:1] == ["peak_kib"]:
+            peak_kib = int(words[1])
+        else:
+            errors.append(line.rstrip())
     _, status, usage = os.wait4(process.pid, 0)
     seconds = time.perf_counter() - started
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode != 0:
-        sys.exit(f"clone_throughput: {command!r} failed with exit code {process.returncode}")
-    # ru_maxrss is in KiB on Linux.
-    return Timing(seconds=seconds, peak_mib=usage.ru_maxrss / 1024)
+
+    if os.waitstatus_to_exitcode(status) != 0:
+        sys.exit(f"clone_throughput: {command[0]} failed: " + " / ".join(errors[-3:]))
+    return Timing(
+        seconds=seconds,
+        cpu_seconds=usage.ru_utime + usage.ru_stime,
+        peak_mib=peak_kib / 1024 if peak_kib is not None else None,
+        stages=stages,
+    )
 
 
 def pg_dump_restore(source: URL, target: URL) -> Timing:
-    """Copy the source with ``pg_dump | psql``; the shell's peak is not the tools' peak, so
-    the memory figure of this timing is left out of the output."""
+    """Copy the source with ``pg_dump | psql``."""
     command = (
         f"set -o pipefail; pg_dump --no-owner '{libpq_url(source)}' "
         f"| psql -q -v ON_ERROR_STOP=1 '{libpq_url(target)}'"
@@ -223,7 +267,7 @@ def hsa_clone(source: URL, target: URL, seed: int, num_clusters: int) -> Timing:
     command = [
         sys.executable,
         "-c",
-        "from hsa_db.cli import main; main()",
+        CLI_WITH_PEAK,
         "clone",
         "--src",
         libpq_url(source),
@@ -233,7 +277,6 @@ def hsa_clone(source: URL, target: URL, seed: int, num_clusters: int) -> Timing:
         str(seed),
         "--num-clusters",
         str(num_clusters),
-        "--quiet",
     ]
     return run_measured(command)
 
@@ -252,6 +295,35 @@ def count_rows(url: URL, tables: list[str]) -> dict[str, int]:
 # ----------------------------------------------------------------------------- main
 
 
+def print_results(
+    rows: dict[str, int], written: dict[str, int], dump: Timing, clone: Timing
+) -> None:
+    total, total_written = sum(rows.values()), sum(written.values())
+    sizes = ", ".join(f"{name} {count:,}" for name, count in rows.items())
+    print(f"source: {len(rows)} tables, {total:,} rows ({sizes})")
+    print(f"{'':16}{'wall s':>9}{'cpu s':>9}{'rows/s':>10}{'peak MiB':>10}  rows written")
+    for label, timing, count in (
+        ("pg_dump | psql", dump, total),
+        ("hsa-db clone", clone, total_written),
+    ):
+        peak = "-" if timing.peak_mib is None else f"{timing.peak_mib:,.0f}"
+        print(
+            f"{label:16}{timing.seconds:9.2f}{timing.cpu_seconds:9.2f}"
+            f"{count / timing.seconds:10,.0f}{peak:>10}  {count:,}"
+        )
+    print(f"clone / pg_dump wall time: {clone.seconds / dump.seconds:.1f}x")
+
+    ends = [(stage, clone.stages[stage]) for stage in STAGES if stage in clone.stages]
+    steps, previous = [], 0.0
+    for stage, end in ends:
+        steps.append(f"{stage} {end - previous:.1f} s")
+        previous = end
+    if steps:
+        print(f"clone stages (until each stage's last table): {', '.join(steps)}")
+    own_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"this process's peak memory: {own_peak:,.0f} MiB")
+
+
 def main() -> None:
     args = parse_args()
     check_pipeline()
@@ -267,23 +339,7 @@ def main() -> None:
         clone = hsa_clone(source, cloned, args.seed, args.num_clusters)
         written = count_rows(cloned, TABLES)
 
-    total, total_written = sum(rows.values()), sum(written.values())
-    print(
-        f"source: {len(rows)} tables, {total:,} rows ("
-        + ", ".join(f"{name} {count:,}" for name, count in rows.items())
-        + ")"
-    )
-    print(f"{'':26}{'seconds':>10}{'rows/s':>12}")
-    print(f"{'pg_dump | psql':26}{dump.seconds:10.2f}{total / dump.seconds:12,.0f}")
-    print(f"{'hsa-db clone':26}{clone.seconds:10.2f}{total_written / clone.seconds:12,.0f}")
-    print(
-        f"clone / pg_dump time: {clone.seconds / dump.seconds:.1f}x; "
-        f"rows written by the clone: {total_written:,}"
-    )
-    print(
-        f"clone peak memory (max RSS): {clone.peak_mib:,.0f} MiB; "
-        f"this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MiB"
-    )
+    print_results(rows, written, dump, clone)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import decimal
-import inspect
 import logging
 import random
 import time
@@ -67,53 +66,10 @@ def parse_args() -> argparse.Namespace:
 
 def load(url: str, tables: list[str] | None) -> tuple[Metadata, Data]:
     """Reflect ``tables`` (every table if None) and read their rows in hsa-db's frame types."""
-    import hsa_db
+    from hsa_db.read import read_tables
 
-    if not hasattr(hsa_db, "read_tables"):
-        return _load_by_hand(url, tables)
-    metadata = hsa_db.Metadata.from_database(url, tables=tables)
-    data = hsa_db.read_tables(url, metadata)
-    return metadata, data
-
-
-def _load_by_hand(url: str, tables: list[str] | None) -> tuple[Metadata, Data]:
-    import sqlalchemy as sa
-
-    from hsa_db.db import create_engine, parse_location
-
-    engine = create_engine(parse_location(url), read_only=True)
-    inspector = sa.inspect(engine)
-    names = tables or inspector.get_table_names()
-    metadata = Metadata()
-    data = {}
-    for name in names:
-        metadata.add_table(name)
-        pk = inspector.get_pk_constraint(name)["constrained_columns"]
-        fks = {c for fk in inspector.get_foreign_keys(name) for c in fk["constrained_columns"]}
-        for column in inspector.get_columns(name):
-            kind = column["type"].python_type
-            sdtype = (
-                "id"
-                if column["name"] in pk or column["name"] in fks
-                else "numerical"
-                if kind in (int, float, decimal.Decimal)
-                else "datetime"
-                if kind.__name__ == "datetime"
-                else "categorical"
-            )
-            metadata.add_column(name, column["name"], sdtype=sdtype)
-        metadata.set_primary_key(name, pk)
-        with engine.connect() as connection:
-            frame = pd.read_sql_table(name, connection, coerce_float=False)
-        data[name] = frame.apply(lambda c: c.astype("Int64") if c.dtype.kind == "i" else c)
-    for name in names:
-        for fk in inspector.get_foreign_keys(name):
-            if fk["referred_table"] in names:
-                metadata.add_relationship(
-                    fk["referred_table"], name, fk["referred_columns"], fk["constrained_columns"]
-                )
-            else:
-                metadata.update_column(name, fk["constrained_columns"][0], sdtype="categorical")
+    metadata = Metadata.from_database(url, tables=tables)
+    data = read_tables(url, metadata)
     return metadata, data
 
 
@@ -180,22 +136,9 @@ def run_hma(sdv_metadata: dict[str, Any], data: Data, seed: int) -> Run:
 
 
 def make_hsa(metadata: Metadata, num_clusters: int, seed: int) -> Any:
-    """An HSASynthesizer, seeded through whichever argument its constructor takes."""
     from hsa_db.hsa import HSASynthesizer
 
-    parameters = inspect.signature(HSASynthesizer).parameters
-    kwargs: dict[str, Any] = {"default_num_clusters": num_clusters}
-    for name in ("seed", "random_state"):
-        if name in parameters:
-            kwargs[name] = seed
-    return HSASynthesizer(metadata, **kwargs)
-
-
-def hsa_sample(synthesizer: Any, seed: int) -> Data:
-    """Sample at scale 1, passing the seed where ``sample`` takes one."""
-    if "seed" in inspect.signature(synthesizer.sample).parameters:
-        return synthesizer.sample(scale=1.0, seed=seed)
-    return synthesizer.sample(scale=1.0)
+    return HSASynthesizer(metadata, default_num_clusters=num_clusters, seed=seed)
 
 
 def run_hsa(metadata: Metadata, data: Data, num_clusters: int, seed: int) -> Run:
@@ -205,7 +148,7 @@ def run_hsa(metadata: Metadata, data: Data, num_clusters: int, seed: int) -> Run
 
     seed_everything(seed)
     run.fit_seconds, _ = timed(lambda: synthesizer.fit(data))
-    run.sample_seconds, synthetic = timed(lambda: hsa_sample(synthesizer, seed))
+    run.sample_seconds, synthetic = timed(lambda: synthesizer.sample(scale=1.0, seed=seed))
     run.synthetic = to_plain(synthetic)
     return run
 
