@@ -594,3 +594,82 @@ def test_identity_values_may_be_left_to_the_database(empty_database: str) -> Non
     write_tables(empty_database, every_type_metadata(), {"kinds": frame})
 
     assert [row[0] for row in read_rows(empty_database, "kinds", ["id"])] == [1, 2, 3]
+
+
+def test_metadata_without_sql_types_is_written_from_the_sdtypes_and_dtypes(
+    empty_database: str,
+) -> None:
+    metadata = Metadata.load_from_dict(
+        {
+            "tables": {
+                "users": {
+                    "primary_key": "user_id",
+                    "columns": {
+                        "user_id": {"sdtype": "id"},
+                        "age": {"sdtype": "numerical", "computer_representation": "Int64"},
+                        "score": {"sdtype": "numerical"},
+                        "joined": {"sdtype": "datetime"},
+                        "active": {"sdtype": "boolean"},
+                        "city": {"sdtype": "categorical"},
+                    },
+                }
+            }
+        }
+    )
+    frame = pd.DataFrame(
+        {
+            "user_id": ints(1, 2),
+            "age": ints(30, None),
+            "score": [0.5, None],
+            "joined": pd.to_datetime(["2024-01-01 10:00:00", "2024-02-01 11:30:00"]),
+            "active": pd.array([True, False], dtype="boolean"),
+            "city": ["Oslo", None],
+        }
+    )
+
+    write_tables(empty_database, metadata, {"users": frame})
+
+    rows = read_rows(empty_database, "users", list(frame.columns))
+    types = ["bigint", "bigint", "double", "timestamp", "boolean", "text"]
+    assert [canonical(value, kind) for value, kind in zip(rows[0], types, strict=True)] == [
+        1,
+        30,
+        0.5,
+        dt.datetime(2024, 1, 1, 10),
+        True,
+        "Oslo",
+    ]
+    assert rows[1][1] is None and rows[1][5] is None
+
+
+def test_a_table_larger_than_one_statement_is_written_whole(empty_database: str) -> None:
+    """Enough rows to span several COPY buffers and multi-row INSERT statements."""
+    metadata = Metadata()
+    metadata.add_table("reading")
+    for name, sql_type in {
+        "id": "bigint",
+        "label": "text",
+        "value": "numeric(10,3)",
+        "taken": "timestamptz",
+    }.items():
+        metadata.add_column(
+            "reading", name, sdtype="unknown", sql_type=sql_type, nullable=name != "id"
+        )
+    metadata.set_primary_key("reading", "id")
+    count = 50_000
+    frame = pd.DataFrame(
+        {
+            "id": pd.array(range(1, count + 1), dtype="Int64"),
+            "label": [f"sensor {index % 97} 'quoted' \\ {index}" for index in range(count)],
+            "value": [Decimal(index) / 1000 for index in range(count)],
+            "taken": pd.date_range("2024-01-01", periods=count, freq="min", tz="UTC"),
+        }
+    )
+
+    summary = write_tables(empty_database, metadata, {"reading": frame})
+
+    assert summary.rows == {"reading": count}
+    assert scalar(empty_database, "SELECT COUNT(DISTINCT label) FROM reading") == count
+    last = read_rows(empty_database, "reading", ["id", "label", "value", "taken"])[-1]
+    assert canonical(last[2], "numeric") == Decimal("49.999")
+    assert canonical(last[3], "timestamptz") == dt.datetime(2024, 2, 4, 17, 19)

@@ -180,3 +180,19 @@ def test_appended_keys_follow_their_parents() -> None:
     assert roots[("dept", "head_id")] == ("employee", "id")
     assert ("line", "line_no") not in roots
     assert ("orders", "customer_email") not in roots
+
+
+def test_names_repeated_across_tables_are_made_unique() -> None:
+    metadata = shop_metadata()
+    for rel in metadata.relationships:
+        rel.name = "fk"
+    for table, column in (("orders", "customer_email"), ("customer", "name")):
+        index = {"name": "by_key", "columns": [column], "unique": False}
+        metadata.tables[table].indexes.append(index)
+
+    sql = "\n".join(schema_ddl(metadata, "postgresql"))
+
+    assert sql.count('CONSTRAINT "fk" ') == 1
+    assert 'CONSTRAINT "orders_customer_email_fkey"' in sql
+    assert sql.count('INDEX "by_key"') == 1
+    assert 'INDEX "orders_customer_email_idx"' in sql

@@ -219,6 +219,7 @@ class Ddl:
         self.metadata = metadata
         self.schema = schema
         self.warnings: list[str] = []
+        self.names: dict[tuple[str, ...], str] = {}
 
     # ----------------------------------------------------------------- names
 
@@ -390,9 +391,24 @@ class Ddl:
         return [rel for rel in foreign_keys(self.metadata) if rel.child_table == table.name]
 
     def foreign_key_name(self, rel: Relationship) -> str:
-        if rel.name:
-            return rel.name[: self.name_limit]
-        return short_name(rel.child_table, *rel.child_columns, suffix="fkey", limit=self.name_limit)
+        """The relationship's own name, unless another relationship already took it (MySQL and
+        SQLite want foreign key names unique in the database, not just in the table)."""
+        made = short_name(rel.child_table, *rel.child_columns, suffix="fkey", limit=self.name_limit)
+        key = ("fkey", rel.child_table, *rel.child_columns, "->", rel.parent_table)
+        return self.unique_name(key, (rel.name or made)[: self.name_limit], made)
+
+    def unique_name(self, key: tuple[str, ...], wanted: str, fallback: str) -> str:
+        """``wanted`` for the object ``key``, or ``fallback`` if another object has it."""
+        if key in self.names:
+            return self.names[key]
+        taken = {name.lower() for name in self.names.values()}
+        name = wanted if wanted.lower() not in taken else fallback
+        number = 1
+        while name.lower() in taken:
+            number += 1
+            name = f"{fallback[: self.name_limit - 4]}_{number}"
+        self.names[key] = name
+        return name
 
     def foreign_key_clause(self, rel: Relationship) -> str:
         return (
@@ -419,10 +435,10 @@ class Ddl:
                 f"index {index.get('name')!r} of {table.name} names no known columns; skipped"
             )
             return None
-        name = index.get("name") or short_name(
-            table.name, *columns, suffix="idx", limit=self.name_limit
-        )
-        return name[: self.name_limit], columns, bool(index.get("unique"))
+        made = short_name(table.name, *columns, suffix="idx", limit=self.name_limit)
+        key = ("index", table.name, *columns)
+        name = self.unique_name(key, (index.get("name") or made)[: self.name_limit], made)
+        return name, columns, bool(index.get("unique"))
 
     def create_index(self, table: Table, index: dict) -> str | None:
         """CREATE INDEX for one entry of ``table.indexes``; ``None`` if it cannot be made."""

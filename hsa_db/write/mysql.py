@@ -26,9 +26,9 @@ from hsa_db.write.ddl import (
     short_name,
     unique_keys,
 )
-from hsa_db.write.load import frame_columns, insert_rows
+from hsa_db.write.load import frame_columns, insert_literal_rows
 from hsa_db.write.target import UNCHANGED, Target
-from hsa_db.write.values import mysql_encoder
+from hsa_db.write.values import mysql_literal, mysql_shape
 
 log = logging.getLogger(__name__)
 
@@ -265,13 +265,11 @@ class MysqlTarget(Target):
         if frame.empty or not columns:
             return len(frame)
         self.step = f"loading table {table}"
-        values = frame_columns(frame, columns, self.sql_types(table, columns), mysql_encoder)
-        marks = ", ".join("%s" for _ in columns)
-        statement = (
-            f"INSERT INTO {self.ddl.qualify(table)} ({self.ddl.columns(columns)}) VALUES ({marks})"
-        )
+        shapes = [mysql_shape(sql_type) for sql_type in self.sql_types(table, columns)]
+        literals = frame_columns(frame, columns, shapes, mysql_literal)
+        prefix = f"INSERT INTO {self.ddl.qualify(table)} ({self.ddl.columns(columns)}) VALUES "
         with self.connection.cursor() as cursor:
-            insert_rows(cursor, statement, values)
+            insert_literal_rows(cursor, prefix, literals)
         return len(frame)
 
     def finish(self) -> None:

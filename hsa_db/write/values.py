@@ -149,20 +149,43 @@ def sqlite_encoder(sql_type: SqlType) -> Encoder | None:
     return None
 
 
-def mysql_encoder(sql_type: SqlType) -> Encoder | None:
-    """How a non-NULL value is bound in MySQL/MariaDB (UTC datetimes, JSON arrays)."""
+#: Characters MySQL escapes with a backslash inside a quoted string (the session runs without
+#: NO_BACKSLASH_ESCAPES).
+_MYSQL_ESCAPES = str.maketrans(
+    {"\0": "\\0", "\\": "\\\\", "'": "\\'", '"': '\\"', "\n": "\\n", "\r": "\\r", "\x1a": "\\Z"}
+)
+
+
+def mysql_string(value: Any) -> str:
+    """A quoted MySQL string literal."""
+    return "'" + str(value).translate(_MYSQL_ESCAPES) + "'"
+
+
+def mysql_shape(sql_type: SqlType) -> SqlType:
+    """The shape values take for MySQL: timestamps with time zone as UTC timestamps."""
+    return SqlType("timestamp") if sql_type.base == "timestamptz" else sql_type
+
+
+def mysql_literal(sql_type: SqlType) -> Encoder:
+    """How a non-NULL value is written as a SQL literal in a MySQL/MariaDB multi-row INSERT."""
     base = sql_type.base
     if sql_type.array or base == "json":
-        return json_text
-    if base == "timestamptz":
-        return lambda value: value.astimezone(UTC).replace(tzinfo=None)
-    if base == "interval":
-        return microseconds
-    if base == "uuid":
+        return lambda value: mysql_string(json_text(value))
+    if base in ("smallint", "integer", "bigint", "numeric"):
         return str
+    if base in ("real", "double"):
+        return repr
     if base == "boolean":
-        return bool
-    return None
+        return lambda value: "1" if value else "0"
+    if base in ("timestamp", "timestamptz"):
+        return lambda value: "'" + value.isoformat(sep=" ") + "'"
+    if base in ("date", "time"):
+        return lambda value: "'" + value.isoformat() + "'"
+    if base == "interval":
+        return lambda value: str(microseconds(value))
+    if base == "binary":
+        return lambda value: "X'" + bytes(value).hex() + "'"
+    return mysql_string
 
 
 def postgres_encoder(sql_type: SqlType) -> Encoder | None:
