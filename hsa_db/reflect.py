@@ -815,12 +815,16 @@ def _sample_query(
 def postgres_estimates(
     connection: sa.Connection, tables: list[str], schema: str | None
 ) -> dict[str, float]:
-    """PostgreSQL's row estimates (``reltuples``, -1 or 0 if unknown); empty elsewhere."""
+    """PostgreSQL's row estimates (``reltuples``, summed over the partitions of a partitioned
+    table; -1 or 0 if unknown); empty elsewhere."""
     if connection.dialect.name != "postgresql" or not tables:
         return {}
     rows = connection.execute(
         sa.text(
-            "SELECT c.relname, c.reltuples FROM pg_catalog.pg_class c "
+            "SELECT c.relname, CASE WHEN c.relkind = 'p' THEN "
+            "(SELECT COALESCE(sum(GREATEST(p.reltuples, 0)), -1) FROM pg_catalog.pg_inherits i "
+            "JOIN pg_catalog.pg_class p ON p.oid = i.inhrelid WHERE i.inhparent = c.oid) "
+            "ELSE c.reltuples END FROM pg_catalog.pg_class c "
             "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
             "WHERE n.nspname = COALESCE(:schema, current_schema()) AND c.relname = ANY(:names)"
         ),

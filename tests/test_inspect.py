@@ -37,9 +37,19 @@ def test_large_postgres_tables_use_the_estimate(
     with engine.begin() as connection:
         connection.exec_driver_sql("CREATE TABLE big (id integer)")
         connection.exec_driver_sql("INSERT INTO big SELECT generate_series(1, 500)")
+        connection.exec_driver_sql("CREATE TABLE parted (id integer) PARTITION BY RANGE (id)")
+        for low in (0, 1000):
+            connection.exec_driver_sql(
+                f"CREATE TABLE parted_{low} PARTITION OF parted "
+                f"FOR VALUES FROM ({low}) TO ({low + 1000})"
+            )
+        connection.exec_driver_sql("INSERT INTO parted SELECT generate_series(1, 1999, 5)")
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         connection.exec_driver_sql("ANALYZE big")
+        connection.exec_driver_sql("ANALYZE parted_0")
+        connection.exec_driver_sql("ANALYZE parted_1000")
         connection.exec_driver_sql("INSERT INTO big SELECT generate_series(1, 100)")
+        connection.exec_driver_sql("INSERT INTO parted SELECT generate_series(2, 1999, 5)")
     engine.dispose()
     metadata = reflect_metadata(postgres_url)
 
@@ -48,6 +58,7 @@ def test_large_postgres_tables_use_the_estimate(
     estimated = count_rows(postgres_url, metadata)
 
     assert (exact["big"], estimated["big"]) == (600, 500)
+    assert (exact["parted"], estimated["parted"]) == (800, 400)
 
 
 def test_describe_northwind(northwind_pg: str) -> None:
