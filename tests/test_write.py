@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from hsa_db.db import create_engine, parse_location
 from hsa_db.errors import WriteError
 from hsa_db.metadata import Metadata
-from hsa_db.write import write_tables
+from hsa_db.write import create_schema_only, write_tables
 from hsa_db.write.ddl import parse_sql_type
 from tests.checks import dangling_foreign_keys, duplicate_keys, row_counts
 
@@ -475,7 +475,7 @@ def test_batches_arrive_in_any_order(empty_database: str) -> None:
 def test_tables_without_rows_are_created_empty(empty_database: str) -> None:
     metadata = shop_metadata()
 
-    summary = write_tables(empty_database, metadata, {})
+    summary = create_schema_only(empty_database, metadata)
 
     assert summary.rows == dict.fromkeys(metadata.tables, 0)
     assert set(row_counts(empty_database, metadata).values()) == {0}
@@ -586,6 +586,8 @@ def test_append_shifts_generated_keys(empty_database: str) -> None:
     assert referrers[4:] == [(5, None), (6, 5), (7, 5), (8, 6)]
     lines = read_rows(empty_database, "line_note", ["id", "order_id", "line_no"])
     assert lines[2:] == [(3, 6, 2), (4, 10, 1)]
+    execute(empty_database, "INSERT INTO customer (email) VALUES ('later@x.io')")
+    assert scalar(empty_database, "SELECT id FROM customer WHERE email = 'later@x.io'") == 9
 
 
 def test_identity_values_may_be_left_to_the_database(empty_database: str) -> None:

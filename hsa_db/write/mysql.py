@@ -125,9 +125,6 @@ class MysqlDdl(Ddl):
     def table_options(self) -> str:
         return " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
 
-    def drop_table(self, name: str) -> str:
-        return f"DROP TABLE IF EXISTS {self.qualify(name)}"
-
     def table_clauses(self, table: Table, keys: bool) -> list[str]:
         """The primary key, declared at once: InnoDB stores rows in its order, so adding it
         later would rebuild the table, and an AUTO_INCREMENT column must lead a key."""
@@ -307,8 +304,8 @@ class MysqlTarget(Target):
         self.step = "checking unique keys"
         for name in self.new_tables:
             table = self.plan.table(name)
-            for key in [table.primary_key, *unique_keys(table)]:
-                if key and self._duplicated(name, key):
+            for key in unique_keys(table):  # the primary key is enforced already
+                if self._duplicated(name, key):
                     raise WriteError(
                         f"table {name} has repeated values of key ({', '.join(key)}); "
                         "fix the data or the key in the metadata"
