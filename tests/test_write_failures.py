@@ -184,3 +184,19 @@ def test_truncate_refuses_to_orphan_rows_of_other_tables(written: str) -> None:
 
     assert row_counts(written, shop_metadata()) == EXISTING
     assert read_rows(written, "review", ["id", "customer_id"]) == [(1, 4)]
+
+
+def test_a_failed_write_removes_the_schema_it_created(empty_database: str) -> None:
+    dialect = dialect_of(empty_database)
+    if dialect == "sqlite":
+        pytest.skip("SQLite has no schemas")
+    schema = f"{parse_location(empty_database).url.database}_new" if dialect == "mysql" else "new"
+
+    with pytest.raises(WriteError, match="the target is unchanged"):
+        write_tables(empty_database, shop_metadata(), with_dangling_order(), schema=schema)
+
+    engine = create_engine(parse_location(empty_database))
+    try:
+        assert schema not in sa.inspect(engine).get_schema_names()
+    finally:
+        engine.dispose()

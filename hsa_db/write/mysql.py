@@ -105,6 +105,14 @@ class MysqlDdl(Ddl):
     def boolean_literal(self, value: bool) -> str:
         return "1" if value else "0"
 
+    def default_sql(self, table: Table, column: Column) -> str | None:
+        """Defaults of TEXT, BLOB and JSON columns in parentheses, as MySQL 8 requires."""
+        default = super().default_sql(table, column)
+        large = self.type_sql(table, column) in ("LONGTEXT", "LONGBLOB", "JSON")
+        if default is not None and large and not default.startswith("("):
+            return f"({default})"
+        return default
+
     def function_default(self, name: str, sql_type: SqlType) -> str | None:
         if name == "uuid":
             return "(uuid())" if sql_type.base in ("uuid", "char", "varchar", "text") else None

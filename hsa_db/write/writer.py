@@ -146,12 +146,20 @@ def _next_batch(target: Target, pending: Iterator[tuple[Batch, bool]]) -> tuple[
 
 
 def _failure(target: Target, error: BaseException, left: str) -> BaseException:
-    """The exception to raise after a failed write: the original one if nothing is left,
-    otherwise a :class:`WriteError` whose one line says what is left."""
-    log.info("write to %s failed during %s; %s", target.location.masked(), target.step, left)
+    """The exception to raise after a failed write: a :class:`WriteError` whose one line says
+    what failed and what is left, except that an interrupt stays an interrupt, and an error
+    of the caller's batches or of hsa-db itself is raised as it is when the target is
+    unchanged."""
+    level = logging.INFO if left == UNCHANGED else logging.WARNING
+    log.log(level, "write to %s failed while %s; %s", target.location.masked(), target.step, left)
     if isinstance(error, WriteError):
         return WriteError(f"{error}; {left}")
-    if not isinstance(error, Exception) or isinstance(error, HsaDbError) and left == UNCHANGED:
+    if not isinstance(error, Exception):
+        add_note = getattr(error, "add_note", None)
+        if add_note is not None and left != UNCHANGED:
+            add_note(left)
+        return error
+    if isinstance(error, HsaDbError) and left == UNCHANGED:
         return error
     if target.step == WAITING and left == UNCHANGED:
         return error
