@@ -12,6 +12,7 @@ from hsa_db.errors import (
     SynthesizerError,
     WriteError,
 )
+from hsa_db.hsa import HSASynthesizer
 from hsa_db.metadata import Metadata
 from hsa_db.read import read_tables
 from hsa_db.write import write_tables
@@ -21,6 +22,7 @@ __version__ = "0.1.0"
 __all__ = [
     "ConfigError",
     "DatabaseError",
+    "HSASynthesizer",
     "HsaDbError",
     "Metadata",
     "MetadataError",
