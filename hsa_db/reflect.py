@@ -162,12 +162,15 @@ class BaseReflector:
         self.where = where
 
     def default_schema(self) -> str:
+        """The schema used when none is named."""
         raise NotImplementedError
 
     def schema_names(self) -> list[str]:
+        """The user schemas of the database (system schemas left out)."""
         raise NotImplementedError
 
     def table_names(self, schema: str) -> list[str]:
+        """The base tables of ``schema``, sorted (views and partitions left out)."""
         raise NotImplementedError
 
     def fill(self, metadata: Metadata, schema: str) -> None:
@@ -195,6 +198,7 @@ class BaseReflector:
         return metadata
 
     def check_schema(self, schema: str | None) -> str:
+        """``schema``, or the default one; an unknown schema is an error naming the known."""
         if schema is None:
             return self.default_schema()
         known = self.schema_names()
