@@ -40,9 +40,11 @@ Frames = Generator[pd.DataFrame, None, None]
 
 _INTEGER_DTYPES = {"smallint": "Int16", "integer": "Int32", "bigint": "Int64"}
 _INTEGER_CASTS = {"smallint": "int2", "integer": "int4", "bigint": "int8"}
-#: What COPY writes for NULL: never a value PostgreSQL writes for data, quoted or not.
+#: What COPY writes for NULL. pandas cannot see CSV quotes, so a text value equal to this
+#: marker would read as NULL: it is chosen so that no real value is expected to equal it.
 _COPY_NULL = "@hsa-db-null@"
 _COPY_SETTINGS = (
+    "SET LOCAL client_encoding = 'UTF8'",
     "SET LOCAL TimeZone = 'UTC'",
     "SET LOCAL DateStyle = 'ISO, YMD'",
     "SET LOCAL bytea_output = 'hex'",
