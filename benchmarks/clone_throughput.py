@@ -327,6 +327,7 @@ def print_results(
 def main() -> None:
     args = parse_args()
     check_pipeline()
+    load_before = os.getloadavg()[0]
     server = make_url(args.server)
     if server.drivername in ("postgresql", "postgres"):
         server = server.set(drivername="postgresql+psycopg")
@@ -340,6 +341,7 @@ def main() -> None:
         written = count_rows(cloned, TABLES)
 
     print_results(rows, written, dump, clone)
+    print(f"load average at the start: {load_before:.1f} on {os.cpu_count()} cores")
 
 
 if __name__ == "__main__":
