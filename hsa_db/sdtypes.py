@@ -5,7 +5,8 @@ The rules, in order:
 1. Keys. Primary-key and foreign-key columns of an integer, uuid, string or whole-number
    type are ``id``; so are other integer/uuid/string columns named ``id`` or ``..._id``.
    Unique-only string columns are ``id`` when their values are short codes (no spaces, at
-   most 20 characters) and carry no PII name; otherwise the rules below decide.
+   most 20 characters, a digit or all capitals) and carry no PII name; otherwise the rules
+   below decide.
 2. Types. Enums are ``categorical``; booleans ``boolean``; numbers and intervals
    ``numerical``; dates, times and timestamps ``datetime``; JSON, arrays and binary
    ``unknown`` (the synthesizer generates those from their SQL type); uuid ``id``.
@@ -144,7 +145,7 @@ def detect_sdtype(
 
     pii = pii_from_name(tokens, table_name, address_context)
     if pii is not None:
-        return pii
+        return _abbreviated(pii, strings)
     if is_unique and _are_short_codes(strings):
         return "id"
     return pii_from_values(strings) or categorical_or_text(strings)
@@ -212,6 +213,17 @@ def _singular(tokens: list[str]) -> str:
     return word[:-1] if word.endswith("s") and not word.endswith("ss") else word
 
 
+def _abbreviated(sdtype: str, strings: list[str]) -> str:
+    """``country_code``/``state_abbr`` for country or state columns holding codes (US, WA)."""
+    codes = {"country": ("country_code", 3), "state": ("state_abbr", 2)}
+    if sdtype not in codes or not strings:
+        return sdtype
+    abbreviated, longest = codes[sdtype]
+    if all(len(value) <= longest and value.isalpha() and value.isupper() for value in strings):
+        return abbreviated
+    return sdtype
+
+
 def _has_address_columns(column_names: list[str]) -> bool:
     return sum(bool(set(name_tokens(name)) & _ADDRESS_WORDS) for name in column_names) >= 2
 
@@ -242,8 +254,12 @@ def categorical_or_text(strings: list[str]) -> str:
 
 
 def _are_short_codes(strings: list[str]) -> bool:
+    """Codes such as ``ALFKI``, ``US`` or ``A-12``: short, no spaces, a digit or all capitals
+    (words such as ``Books`` are names, not codes)."""
     return bool(strings) and all(
-        len(value) <= SHORT_CODE_CHARACTERS and not any(ch.isspace() for ch in value)
+        len(value) <= SHORT_CODE_CHARACTERS
+        and not any(ch.isspace() for ch in value)
+        and (value.isupper() or any(ch.isdigit() for ch in value))
         for value in strings
     )
 
