@@ -26,6 +26,8 @@ SUMMARY_COMPONENTS = 3
 PARENT_WEIGHT = 4.0
 #: Largest relative spread of a child table's size that a primary parent may cause.
 MAX_SIZE_NOISE = 0.2
+#: A primary parent has at least this many rows.
+MIN_PARENT_ROWS = 10
 
 
 def eligible_parents(metadata: Metadata, table_name: str, order: list[str]) -> list[int]:
@@ -44,16 +46,17 @@ def eligible_parents(metadata: Metadata, table_name: str, order: list[str]) -> l
 def primary_score(positions: np.ndarray, parent_rows: int) -> tuple[bool, bool, float]:
     """How well a relationship serves as primary parent (larger is better).
 
-    Only a parent whose children counts keep the child table's size steady qualifies (few
-    parents with very different counts would make it swing from sample to sample). Then a key
-    that is never NULL comes first, then parents whose rows mostly have children and that are
-    many: those groups say the most about the children.
+    Only a parent with enough rows, whose children counts keep the child table's size steady
+    even at half scale, qualifies: a few parents with very different counts would make the
+    child table's size swing from sample to sample. Then a key that is never NULL comes first,
+    then parents whose rows mostly have children and that are many: those groups say the
+    most about the children.
     """
     linked = positions >= 0
-    if parent_rows == 0 or not linked.any():
+    if parent_rows < MIN_PARENT_ROWS or not linked.any():
         return (False, False, 0.0)
     counts = np.bincount(positions[linked], minlength=parent_rows)
-    noise = counts.std() / counts.mean() / math.sqrt(parent_rows)
+    noise = counts.std() / counts.mean() / math.sqrt(parent_rows / 2)
     if noise > MAX_SIZE_NOISE:
         return (False, False, 0.0)
     coverage = float((counts > 0).mean())

@@ -109,6 +109,8 @@ class TableTransformer:
         if sdtype in ("text", "id"):
             return sdtype, sdtype
         kind = codec.kind if codec else None
+        if sdtype in ("numerical", "datetime") and kind in FLOAT_KINDS | DATETIME_KINDS:
+            return "model", "datetime" if kind in DATETIME_KINDS else "numerical"
         if sdtype in STATISTICAL_SDTYPES and kind not in ("list", "dict", "bytes"):
             return "model", sdtype
         if kind in FLOAT_KINDS:
