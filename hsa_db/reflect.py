@@ -17,6 +17,7 @@ import re
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -33,7 +34,7 @@ from hsa_db.sdtypes import detect_sdtypes, type_family
 log = logging.getLogger(__name__)
 
 #: What the public functions accept as a source: a URL or path, a parsed location, an engine.
-Source = str | Location | Engine
+Source = str | Path | Location | Engine
 ColumnFix = Callable[[Column], None]
 
 #: Rows sampled per table to detect sdtypes.
@@ -90,7 +91,7 @@ def reflect_metadata(
 # --------------------------------------------------------------------------- sources
 
 
-def as_location(source: str | Location) -> Location:
+def as_location(source: str | Path | Location) -> Location:
     """``source`` parsed into a :class:`Location` (a location is returned as it is)."""
     return source if isinstance(source, Location) else parse_location(str(source))
 
