@@ -43,7 +43,7 @@ _FALLBACK = {"beta": "truncnorm", "gamma": "truncnorm", "truncnorm": "norm", "ga
 #: A segment with fewer rows than this (or than its columns) is sampled from the whole table.
 MIN_SEGMENT_ROWS = 20
 #: Marginals are fitted on at most this many rows, correlations on at most ``_MAX_CORR_ROWS``.
-_MAX_FIT_ROWS = 5_000
+_MAX_FIT_ROWS = 2_000
 _MAX_CORR_ROWS = 20_000
 _EPSILON = 1e-6
 _KDE_GRID = 1_024
