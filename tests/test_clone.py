@@ -1,0 +1,153 @@
+"""The clone pipeline end to end on the shared sample databases, between real databases."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from hsa_db import Metadata
+from hsa_db.cli import main
+from tests.checks import dangling_foreign_keys, duplicate_keys, row_counts
+
+SCALE = 0.5
+
+
+def clone(src: str, dst: str, *options: str) -> None:
+    from click.testing import CliRunner
+
+    result = CliRunner().invoke(main, ["clone", "--src", src, "--dst", dst, "--quiet", *options])
+    assert result.exit_code == 0, result.output
+
+
+def declared_relationships(metadata: Metadata) -> set[tuple]:
+    return {
+        (rel.child_table, tuple(rel.child_columns), rel.parent_table, tuple(rel.parent_columns))
+        for rel in metadata.relationships
+    }
+
+
+def column_types(metadata: Metadata) -> dict[tuple[str, str], tuple]:
+    return {
+        (table.name, column.name): (column.sql_type, tuple(column.enum_values or ()))
+        for table in metadata.tables.values()
+        for column in table.columns.values()
+    }
+
+
+def check_clone(src: str, dst: str, source: Metadata) -> None:
+    """The target declares every key of the source, the keys hold, and counts follow scale."""
+    target = Metadata.from_database(dst)
+    assert set(target.tables) == set(source.tables)
+    assert declared_relationships(target) == declared_relationships(source)
+    assert not any(dangling_foreign_keys(dst, source).values())
+    assert not any(duplicate_keys(dst, source).values())
+
+    real, synthetic = row_counts(src, source), row_counts(dst, source)
+    for name, count in real.items():
+        expected = count * SCALE
+        assert abs(synthetic[name] - expected) <= max(3, 0.35 * expected), (name, count)
+
+
+@pytest.mark.parametrize("sample", ["chinook", "northwind"])
+@pytest.mark.parametrize("target", ["postgresql", "duckdb", "mysql"])
+def test_clone_from_postgres(sample: str, target: str, request: pytest.FixtureRequest) -> None:
+    src = request.getfixturevalue(f"{sample}_pg")
+    dst = request.getfixturevalue(f"{target}_url")
+    source = Metadata.from_database(src)
+
+    clone(src, dst, "--scale", str(SCALE), "--seed", "7")
+
+    check_clone(src, dst, source)
+    if target == "postgresql":
+        assert column_types(Metadata.from_database(dst)) == column_types(source)
+
+
+def test_clone_from_sqlite_to_postgres(chinook_sqlite: str, postgres_url: str) -> None:
+    source = Metadata.from_database(chinook_sqlite)
+    clone(chinook_sqlite, postgres_url, "--scale", str(SCALE))
+    check_clone(chinook_sqlite, postgres_url, source)
+
+
+def test_existing_target_is_refused_and_untouched(northwind_pg: str, postgres_url: str) -> None:
+    clone(northwind_pg, postgres_url, "--scale", "0.2")
+    before = row_counts(postgres_url, Metadata.from_database(postgres_url))
+
+    from click.testing import CliRunner
+
+    result = CliRunner().invoke(main, ["clone", "--src", northwind_pg, "--dst", postgres_url])
+    assert result.exit_code == 1
+    assert "already" in result.output
+    assert row_counts(postgres_url, Metadata.from_database(postgres_url)) == before
+
+    clone(northwind_pg, postgres_url, "--scale", "0.4", "--if-exists", "replace")
+    after = row_counts(postgres_url, Metadata.from_database(postgres_url))
+    assert after["orders"] > before["orders"]
+
+
+def test_source_equal_to_target_is_refused(chinook_pg: str) -> None:
+    from click.testing import CliRunner
+
+    result = CliRunner().invoke(main, ["clone", "--src", chinook_pg, "--dst", chinook_pg])
+    assert result.exit_code == 1
+    assert "same database" in result.output
+
+
+def test_saved_model_samples_the_rows_clone_writes(chinook_pg: str, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    model = tmp_path / "chinook.pkl"
+    cloned, sampled = tmp_path / "cloned.duckdb", tmp_path / "sampled.duckdb"
+    clone(chinook_pg, str(cloned), "--seed", "3", "--scale", "0.3")
+    runner = CliRunner()
+    assert runner.invoke(main, ["fit", "--src", chinook_pg, "-o", str(model), "-q"]).exit_code == 0
+    result = runner.invoke(
+        main, ["sample", str(model), "--dst", str(sampled), "--seed", "3", "--scale", "0.3", "-q"]
+    )
+    assert result.exit_code == 0, result.output
+
+    for table in ("customer", "invoice", "invoice_line", "track"):
+        query = f"SELECT * FROM {table} ORDER BY 1"
+        with (
+            sa.create_engine(f"duckdb:///{cloned}").connect() as a,
+            sa.create_engine(f"duckdb:///{sampled}").connect() as b,
+        ):
+            assert a.exec_driver_sql(query).fetchall() == b.exec_driver_sql(query).fetchall()
+
+
+def test_killed_clone_leaves_no_half_filled_target(northwind_pg: str, postgres_url: str) -> None:
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "hsa_db.cli",
+            "clone",
+            "--src",
+            northwind_pg,
+            "--dst",
+            postgres_url,
+            "--scale",
+            "20",
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    assert process.stderr is not None
+    for line in process.stderr:
+        if line.split()[:1] == ["write"]:
+            break
+    time.sleep(0.2)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+
+    engine = sa.create_engine(postgres_url)
+    with engine.connect() as connection:
+        assert sa.inspect(connection).get_table_names() == []
+    engine.dispose()
