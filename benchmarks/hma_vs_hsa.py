@@ -17,6 +17,7 @@ import decimal
 import logging
 import os
 import random
+import sys
 import time
 import warnings
 from collections.abc import Callable
@@ -104,6 +105,14 @@ def _plain_column(column: pd.Series) -> pd.Series:
 
 
 # ----------------------------------------------------------------------------- synthesizers
+
+
+def pin_hash_seed(seed: int) -> None:
+    """Run this script again under ``PYTHONHASHSEED=seed`` unless it already is: SDV walks
+    sets of names, so without it HMA's random draws, and its score, change from run to run."""
+    if os.environ.get("PYTHONHASHSEED") != str(seed):
+        environment = {**os.environ, "PYTHONHASHSEED": str(seed)}
+        os.execve(sys.executable, [sys.executable, *sys.argv], environment)
 
 
 def seed_everything(seed: int) -> None:
@@ -228,6 +237,7 @@ def time_all_tables(url: str, num_clusters: int, seed: int) -> None:
 
 def main() -> None:
     args = parse_args()
+    pin_hash_seed(args.seed)
     load_before = os.getloadavg()[0]
     warnings.filterwarnings("ignore")
     logging.getLogger().setLevel(logging.ERROR)
