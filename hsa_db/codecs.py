@@ -253,7 +253,7 @@ class ColumnCodec:
             values = series.astype(object)
             return values.where(~is_null(series), None)
         if isinstance(dtype, np.dtype) and dtype.kind in "iub" and is_null(series).any():
-            series = series.fillna(0)
+            series = series.astype(object).where(~is_null(series), 0)
         if pd.api.types.is_integer_dtype(dtype) and series.dtype == object:
             series = pd.to_numeric(series, errors="coerce")
         if pd.api.types.is_integer_dtype(dtype) and pd.api.types.is_float_dtype(series.dtype):

@@ -184,12 +184,9 @@ class HSASynthesizer:
 
     def get_transformers(self, table_name: str) -> dict[str, BaseTransformer | None]:
         """The RDT transformer of every column (None for keys and generated columns)."""
+        self._table(table_name)
         if self._model is not None:
-            return (
-                self._model.tables[table_name].transformer.get_transformers()
-                if (table_name in self._model.tables)
-                else self._no_table(table_name)
-            )
+            return self._model.tables[table_name].transformer.get_transformers()
         return self._planned_transformer(table_name).plan_transformers()
 
     def _planned_transformer(self, table_name: str) -> TableTransformer:

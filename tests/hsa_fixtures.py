@@ -1,9 +1,10 @@
 """Small hand-made databases for the synthesizer tests, each with the structure under test.
 
 ``make_store`` has every hard case at once: a self-reference, a cycle through two nullable
-keys, a composite primary key, a pure link table, an empty table, a table without a primary
-key, an all-NULL column, a unique PII column, text, JSON, binary, UUID and decimal columns, and
-a child count and a grandchild column that depend on a root column.
+keys, a composite primary key referenced by a composite foreign key, a pure link table, an
+empty table, a table without a primary key, an all-NULL column, a unique PII column, a unique
+categorical column, text, JSON, binary, UUID and decimal columns, and a child count and a
+grandchild column that depend on a root column.
 """
 
 from __future__ import annotations
@@ -81,6 +82,12 @@ def store_metadata() -> Metadata:
         "tag": [("tag_id", "id", "integer", False), ("label", "categorical", "varchar(12)", False)],
         "product_tag": [("sku", "id", "char(6)", False), ("tag_id", "id", "integer", False)],
         "audit": [("order_id", "id", "bigint", True), ("note", "categorical", "varchar(20)", True)],
+        "return_item": [
+            ("return_id", "id", "integer", False),
+            ("order_id", "id", "bigint", False),
+            ("line_no", "id", "smallint", False),
+            ("reason", "categorical", "varchar(10)", True),
+        ],
         "coupon": [
             ("coupon_id", "id", "integer", False),
             ("code", "categorical", "varchar(8)", False),
@@ -101,10 +108,12 @@ def store_metadata() -> Metadata:
         "tag": "tag_id",
         "product_tag": ["sku", "tag_id"],
         "coupon": "coupon_id",
+        "return_item": "return_id",
     }
     for table, key in keys.items():
         md.set_primary_key(table, key)
     md.add_unique_constraint("customer", "email")
+    md.add_unique_constraint("tag", "label")
     for parent, child, parent_key, child_key in [
         ("employee", "department", "employee_id", "head_id"),
         ("department", "employee", "department_id", "department_id"),
@@ -116,6 +125,7 @@ def store_metadata() -> Metadata:
         ("product", "product_tag", "sku", "sku"),
         ("tag", "product_tag", "tag_id", "tag_id"),
         ("orders", "audit", "order_id", "order_id"),
+        ("order_line", "return_item", ["order_id", "line_no"], ["order_id", "line_no"]),
     ]:
         md.add_relationship(parent, child, parent_key, child_key)
     md.validate()
@@ -159,6 +169,15 @@ def make_store(seed: int = 0, customers: int = 150) -> tuple[Metadata, dict[str,
             "note": np.array(["checked", "flagged", None], dtype=object)[
                 rng.integers(0, 3, len(audited))
             ],
+        }
+    )
+    returned = data["order_line"].sample(30, random_state=seed)
+    data["return_item"] = pd.DataFrame(
+        {
+            "return_id": pd.array(range(1, 31), dtype="Int32"),
+            "order_id": returned["order_id"].to_numpy(),
+            "line_no": returned["line_no"].to_numpy(),
+            "reason": np.array(["broken", "late", None], dtype=object)[rng.integers(0, 3, 30)],
         }
     )
     data["coupon"] = pd.DataFrame(

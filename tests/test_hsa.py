@@ -157,6 +157,18 @@ def test_half_scale_halves_every_table(
         assert abs(len(half[name]) - len(frame) / 2) <= max(3, 0.2 * len(frame)), name
 
 
+def test_unique_keys_hold_at_a_larger_scale(
+    fitted: HSASynthesizer, store: tuple[Metadata, Data]
+) -> None:
+    metadata, data = store
+    double = fitted.sample(scale=2.0, seed=4)
+
+    assert_keys_hold(metadata, double)
+    assert len(double["tag"]) == 2 * len(data["tag"])
+    assert double["tag"]["label"].is_unique
+    assert double["customer"]["email"].is_unique
+
+
 def test_scale_per_table(fitted: HSASynthesizer, store: tuple[Metadata, Data]) -> None:
     _, data = store
     out = fitted.sample(scale={"customer": 2.0, "*": 1.0}, seed=1)
@@ -416,6 +428,23 @@ def test_neural_synthesizers_need_the_extra(store: tuple[Metadata, Data]) -> Non
 
     with pytest.raises(SynthesizerError, match=r"hsa-db\[deep\]"):
         synthesizer.set_table_parameters("orders", "CTGANSynthesizer", {"epochs": 5})
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["CTGANSynthesizer", "TVAESynthesizer", "CopulaGANSynthesizer"])
+def test_neural_tables(store: tuple[Metadata, Data], name: str) -> None:
+    pytest.importorskip("ctgan", reason="the optional ctgan package is not installed")
+    metadata, data = store
+    synthesizer = HSASynthesizer(metadata)
+    synthesizer.set_table_parameters("customer", name, {"epochs": 2, "cuda": False})
+    synthesizer.fit(data)
+    out = synthesizer.sample(seed=0)
+
+    assert_keys_hold(metadata, out)
+    assert_same_dtypes(data, out)
+    losses = synthesizer.get_loss_values("customer")
+    assert list(losses["Epoch"]) == [1, 2]
+    assert "Loss" in losses or "Generator Loss" in losses
 
 
 def test_set_primary_relationship_changes_the_forest(store: tuple[Metadata, Data]) -> None:
