@@ -114,7 +114,7 @@ def store_metadata() -> Metadata:
         md.set_primary_key(table, key)
     md.add_unique_constraint("customer", "email")
     md.add_unique_constraint("tag", "label")
-    for parent, child, parent_key, child_key in [
+    relationships: list[tuple[str, str, str | list[str], str | list[str]]] = [
         ("employee", "department", "employee_id", "head_id"),
         ("department", "employee", "department_id", "department_id"),
         ("employee", "employee", "employee_id", "manager_id"),
@@ -126,7 +126,8 @@ def store_metadata() -> Metadata:
         ("tag", "product_tag", "tag_id", "tag_id"),
         ("orders", "audit", "order_id", "order_id"),
         ("order_line", "return_item", ["order_id", "line_no"], ["order_id", "line_no"]),
-    ]:
+    ]
+    for parent, child, parent_key, child_key in relationships:
         md.add_relationship(parent, child, parent_key, child_key)
     md.validate()
     return md
