@@ -1,12 +1,15 @@
 """``HSASynthesizer``: the Hierarchical Segmentation Algorithm over a whole database.
 
-Every table is split into segments by k-means over its own (transformed) columns and what its
-children look like: how many there are in each primary child relationship and which segments
-they fall in. Each segment has its own row model and, per primary child relationship, the
-empirical distribution of its rows' children (count and segment mix). Sampling runs parents
-before children, so a parent's segment decides its children's number and segments and the
-signal travels down the chain. Foreign keys outside the primary forest are matched afterwards
-with the real degree distribution and segment dependence.
+Every table with foreign keys gets one primary parent, so that the primary relationships form
+a forest. Each table is split into segments by k-means over what its rows look like with their
+descendants (own columns; per primary child relationship, the number of children and what they
+look like on average, condensed) and over its primary parent's segment, weighted by how much
+that segment explains the rows, so that segments along a chain line up. Each segment has its
+own row model and, per primary child relationship, the empirical distribution of its rows'
+children (count and segment mix together). Sampling runs parents before children, so a
+parent's segment decides its children's number and segments and the signal travels down the
+chain. Foreign keys outside the primary forest are matched afterwards with the real degree
+distribution and segment dependence.
 
 Randomness: ``seed`` (constructor) fixes fitting and the sequence of ``sample`` calls; every
 call without a seed continues that sequence, :meth:`reset_sampling` starts it over, and
@@ -237,14 +240,9 @@ class HSASynthesizer:
         tables: dict[str, TableModel] = {}
         labels: dict[str, np.ndarray] = {}
         for name in order:
-            matrix = features.pop(name)
-            link = primary.get(name)
-            if link is not None and len(matrix):
-                parent = metadata.relationships[link].parent_table
-                inherited = parent_segments(
-                    positions[link], labels[parent], tables[parent].num_segments, matrix
-                )
-                matrix = np.column_stack([matrix, inherited])
+            matrix = self._with_parent_segment(
+                features.pop(name), primary.get(name), positions, tables, labels
+            )
             tables[name], labels[name] = self._fit_table(
                 name, data[name], transformers[name], numbers.pop(name), matrix, order
             )
@@ -253,6 +251,23 @@ class HSASynthesizer:
 
         self._model = self._relationship_model(order, tables, labels, primary, positions)
         self._sampling_calls = 0
+
+    def _with_parent_segment(
+        self,
+        matrix: np.ndarray,
+        link: int | None,
+        positions: dict[int, np.ndarray],
+        tables: dict[str, TableModel],
+        labels: dict[str, np.ndarray],
+    ) -> np.ndarray:
+        """The segmentation features of a table, plus its primary parent's segment."""
+        if link is None or not len(matrix):
+            return matrix
+        parent = self._metadata.relationships[link].parent_table
+        inherited = parent_segments(
+            positions[link], labels[parent], tables[parent].num_segments, matrix
+        )
+        return np.column_stack([matrix, inherited])
 
     def _transform_table(
         self, name: str, frame: pd.DataFrame
