@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -121,29 +119,44 @@ def test_saved_model_samples_the_rows_clone_writes(chinook_pg: str, tmp_path: Pa
             assert a.exec_driver_sql(query).fetchall() == b.exec_driver_sql(query).fetchall()
 
 
+# Runs ``hsa-db clone`` with the sampler paused after its first batch has been handed to the
+# writer, so that the kill lands while the target is half loaded.
+PAUSED_CLONE = """
+import sys, time
+from hsa_db.hsa import HSASynthesizer
+batches = HSASynthesizer.sample_batches
+
+def paused(self, *args, **kwargs):
+    for batch in batches(self, *args, **kwargs):
+        yield batch
+        print("batch loaded", file=sys.stderr, flush=True)
+        time.sleep(120)
+
+HSASynthesizer.sample_batches = paused
+from hsa_db.cli import main
+main()
+"""
+
+
 def test_killed_clone_leaves_no_half_filled_target(northwind_pg: str, postgres_url: str) -> None:
     process = subprocess.Popen(
         [
             sys.executable,
-            "-m",
-            "hsa_db.cli",
+            "-c",
+            PAUSED_CLONE,
             "clone",
             "--src",
             northwind_pg,
             "--dst",
             postgres_url,
-            "--scale",
-            "20",
+            "--quiet",
         ],
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     assert process.stderr is not None
-    for line in process.stderr:
-        if line.split()[:1] == ["write"]:
-            break
-    time.sleep(0.2)
+    lines = iter(process.stderr.readline, "")
+    assert any(line.strip() == "batch loaded" for line in lines)
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=30)
 
