@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -320,8 +319,6 @@ def print_results(
         previous = end
     if steps:
         print(f"clone stages (until each stage's last table): {', '.join(steps)}")
-    own_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"this process's peak memory: {own_peak:,.0f} MiB")
 
 
 def main() -> None:
