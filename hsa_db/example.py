@@ -388,16 +388,16 @@ def _orders(
     shipping_days = np.array(regions["shipping_days"])[customers["region_id"][owner] - 1]
     delay_hours = 1 + rng.gamma(2.0, 2.0 * shipping_days * np.where(express, 0.5, 1.0))
     shipped = np.isin(status, [ORDER_STATUSES.index(name) for name in SHIPPED_STATUSES])
+    placed_at = pd.to_datetime(placed.astype("int64"), unit="s", utc=True)
+    delay = pd.to_timedelta(np.round(delay_hours * 3600).astype("int64"), unit="s")
 
     return {
         "order_id": np.arange(1, count + 1),
         "customer_id": owner + 1,
         "status": [ORDER_STATUSES[index] for index in status],
         "ship_mode": np.where(express, "express", "standard").tolist(),
-        "placed_at": pd.to_datetime(placed, unit="s", utc=True),
-        "shipped_at": pd.to_datetime(
-            np.where(shipped, placed + np.round(delay_hours * 3600), np.nan), unit="s", utc=True
-        ),
+        "placed_at": placed_at,
+        "shipped_at": (placed_at + delay).where(shipped),
         "_tier": tier[owner],
     }
 
