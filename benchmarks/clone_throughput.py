@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, make_url
 
-#: Rows of the parent tables at ``--scale 1``; the generator draws about 240,000 purchases
-#: and 700,000 purchase items under them (about a million rows in all).
+#: Rows of the parent tables at ``--scale 1``; the generator draws about 220,000 purchases
+#: and 740,000 purchase items under them (about a million rows in all).
 BASE_ROWS = {"customer": 50_000, "product": 5_000}
 TABLES = ["customer", "product", "purchase", "purchase_item"]
 

@@ -27,7 +27,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from hsa_db.metadata import Metadata
+import hsa_db
+from hsa_db import Metadata
 
 TABLES = ["customer", "invoice", "invoice_line", "track", "genre"]
 PROPERTIES = ["Column Shapes", "Column Pair Trends", "Cardinality", "Intertable Trends"]
@@ -70,10 +71,8 @@ def parse_args() -> argparse.Namespace:
 
 def load(url: str, tables: list[str] | None) -> tuple[Metadata, Data]:
     """Reflect ``tables`` (every table if None) and read their rows in hsa-db's frame types."""
-    from hsa_db.read import read_tables
-
-    metadata = Metadata.from_database(url, tables=tables)
-    data = read_tables(url, metadata)
+    metadata = hsa_db.Metadata.from_database(url, tables=tables)
+    data = hsa_db.read_tables(url, metadata)
     return metadata, data
 
 
@@ -133,8 +132,9 @@ def run_hma(sdv_metadata: dict[str, Any], data: Data, seed: int) -> Run:
     except SynthesizerInputError:
         # SDV's open HMA refuses schemas of more than five tables or a relationship depth above
         # two (customer -> invoice -> invoice_line is three deep) and asks for a paid licence.
-        # The check guards nothing the algorithm needs, so it is switched off here, in this
-        # benchmark process only, to measure the algorithm itself.
+        # The check limits the size of the schema rather than guarding the algorithm's
+        # correctness, so it is switched off here, in this benchmark process only, to measure
+        # the algorithm itself.
         HMASynthesizer._validate_schema_complexity = lambda self: None
         synthesizer = HMASynthesizer(SdvMetadata.load_from_dict(sdv_metadata), verbose=False)
         run.note = "schema gate lifted"
@@ -149,10 +149,8 @@ def run_hma(sdv_metadata: dict[str, Any], data: Data, seed: int) -> Run:
     return run
 
 
-def make_hsa(metadata: Metadata, num_clusters: int, seed: int) -> Any:
-    from hsa_db.hsa import HSASynthesizer
-
-    return HSASynthesizer(metadata, default_num_clusters=num_clusters, seed=seed)
+def make_hsa(metadata: Metadata, num_clusters: int, seed: int) -> hsa_db.HSASynthesizer:
+    return hsa_db.HSASynthesizer(metadata, default_num_clusters=num_clusters, seed=seed)
 
 
 def run_hsa(metadata: Metadata, data: Data, num_clusters: int, seed: int) -> Run:
@@ -199,13 +197,13 @@ def print_table(hma: Run, hsa: Run, args: argparse.Namespace, rows: dict[str, in
     if hma.note:
         print(f"HMA: {hma.note} (see the comment in run_hma)")
     print(f"{'':22}{'HMA':>10}{'HSA':>10}{'HMA/HSA':>10}")
-    rows = (
+    timings = (
         ("fit wall (s)", "fit_seconds"),
         ("fit cpu (s)", "fit_cpu"),
         ("sample wall (s)", "sample_seconds"),
         ("sample cpu (s)", "sample_cpu"),
     )
-    for label, attribute in rows:
+    for label, attribute in timings:
         slow, fast = getattr(hma, attribute), getattr(hsa, attribute)
         print(f"{label:22}{slow:10.2f}{fast:10.2f}{slow / fast:9.1f}x")
     print(f"{'quality':22}{hma.score:10.3f}{hsa.score:10.3f}")
