@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import importlib
 import os
 import subprocess
 import sys
 from pathlib import Path
-
-import pytest
 
 from hsa_db.example import CACHE_DIR_VARIABLE, build_example, build_metadata
 from tests.checks import dangling_foreign_keys, duplicate_keys, row_counts
@@ -30,14 +27,6 @@ def run_example(script: str, *args: str, cache: Path) -> subprocess.CompletedPro
     )
     assert result.returncode == 0, f"{script} failed:\n{result.stdout}\n{result.stderr}"
     return result
-
-
-def needs(module: str, name: str) -> None:
-    """Skip when the part of hsa-db an example uses is not in this tree."""
-    try:
-        getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError):
-        pytest.skip(f"needs {module}.{name}, which this tree does not have")
 
 
 def expected_rows() -> dict[str, int]:
@@ -67,8 +56,6 @@ def test_seed_postgres_seeds_once(postgres_url: str, tmp_path: Path) -> None:
 
 
 def test_api_walkthrough(tmp_path: Path) -> None:
-    needs("hsa_db", "HSASynthesizer")
-
     result = run_example("api_walkthrough.py", str(tmp_path), cache=tmp_path / "cache")
 
     assert "learned distributions of product:" in result.stdout
@@ -77,8 +64,6 @@ def test_api_walkthrough(tmp_path: Path) -> None:
 
 
 def test_parquet_folder(tmp_path: Path) -> None:
-    needs("hsa_db", "HSASynthesizer")
-
     run_example("parquet_folder.py", str(tmp_path), cache=tmp_path / "cache")
     target = str(tmp_path / "shop_synthetic.duckdb")
 
