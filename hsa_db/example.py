@@ -66,7 +66,6 @@ import os
 import re
 from collections.abc import Mapping
 from datetime import date, datetime, timedelta, timezone
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +76,7 @@ from faker import Faker
 from hsa_db import __version__
 from hsa_db.db import mask_text
 from hsa_db.metadata import Metadata, Table
+from hsa_db.read import convert_column
 from hsa_db.write import write_tables
 
 log = logging.getLogger(__name__)
@@ -464,29 +464,18 @@ def _payments(
 
 
 def _frame(table: Table, columns: dict[str, Any]) -> pd.DataFrame:
-    """A DataFrame with the dtypes every module exchanges, after each column's SQL type."""
+    """A DataFrame with the dtypes every module exchanges, converted as the reader converts."""
     return pd.DataFrame(
         {
-            name: _typed(columns[name], column.sql_type or "text")
+            name: convert_column(_python_values(columns[name]), column, table.name)
             for name, column in table.columns.items()
         }
     )
 
 
-def _typed(values: Any, sql_type: str) -> pd.Series:
-    integers = {"smallint": "Int16", "integer": "Int32", "bigint": "Int64"}
-    if sql_type in integers:
-        return pd.Series(pd.array(values, dtype="Int64"), dtype=integers[sql_type])
-    if sql_type.startswith("numeric"):
-        scale = int(re.findall(r"\d+", sql_type)[-1])
-        return pd.Series([Decimal(f"{value:.{scale}f}") for value in values], dtype=object)
-    if sql_type == "double":
-        return pd.Series(values, dtype="float64")
-    if sql_type == "boolean":
-        return pd.Series(pd.array(values, dtype="boolean"))
-    if sql_type == "timestamptz":
-        return pd.Series(pd.DatetimeIndex(values).as_unit("ns").tz_convert("UTC"))
-    return pd.Series(list(values), dtype=object)
+def _python_values(values: Any) -> list[Any]:
+    """Plain Python values (numpy scalars would keep their type in ``repr``)."""
+    return values.tolist() if isinstance(values, np.ndarray) else list(values)
 
 
 # --------------------------------------------------------------------------- measuring
