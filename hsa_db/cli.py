@@ -70,6 +70,10 @@ class ProgressPrinter:
         if not self.quiet:
             click.echo(message, err=True)
 
+    def finished(self, rows: dict[str, int], seconds: float) -> None:
+        """The closing summary: tables, rows and time."""
+        self.say(f"done: {len(rows)} tables, {sum(rows.values()):,} rows in {seconds:.1f} s")
+
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="hsa-db")
@@ -213,9 +217,7 @@ def clone(
     printer.say(f"cloning {_masked(src)} into {_masked(dst)}")
 
     summary = pipeline.clone(src, dst, source, model, target, progress=printer)
-    printer.say(
-        f"done: {len(summary.rows)} tables, {summary.total_rows:,} rows in {summary.seconds:.1f} s"
-    )
+    printer.finished(summary.rows, summary.seconds)
 
 
 @main.command()
@@ -281,9 +283,7 @@ def sample(
     printer.say(f"sampling {model} into {_masked(dst)}")
 
     summary = pipeline.sample_into(synthesizer, dst, target, progress=printer)
-    printer.say(
-        f"done: {len(summary.rows)} tables, {summary.total_rows:,} rows in {summary.seconds:.1f} s"
-    )
+    printer.finished(summary.rows, summary.seconds)
 
 
 @main.command()
