@@ -93,3 +93,31 @@ def test_bad_config_file(tmp_path: Path) -> None:
         run("clone", "--dst", str(tmp_path / "o.duckdb"), "--config", str(config)),
         "unknown setting 'tabels'",
     )
+
+
+def test_inspect_json_round_trips(chinook_pg: str, tmp_path: Path) -> None:
+    from hsa_db import Metadata
+
+    path = tmp_path / "chinook.json"
+    result = run("inspect", chinook_pg, "--json", str(path))
+    assert result.returncode == 0, result.stderr
+    assert "playlist_track" in result.stdout and "reports_to" in result.stdout
+
+    assert Metadata.load_from_json(path) == Metadata.from_database(chinook_pg)
+
+
+def test_passwords_never_appear_in_output(chinook_pg: str, tmp_path: Path) -> None:
+    # The local server trusts every login, so any password connects.
+    with_password = chinook_pg.replace("postgres@", "postgres:Sup3rSecret@")
+    result = run(
+        "clone",
+        "--src",
+        with_password,
+        "--dst",
+        str(tmp_path / "c.duckdb"),
+        "--tables",
+        "genre,media_type",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Sup3rSecret" not in result.stdout + result.stderr
+    assert "***" in result.stderr
