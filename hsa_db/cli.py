@@ -59,6 +59,8 @@ class ProgressPrinter:
 
     def __init__(self, quiet: bool) -> None:
         self.quiet = quiet
+        if quiet:
+            logging.getLogger("hsa_db").setLevel(logging.ERROR)
 
     def __call__(self, stage: str, table: str, rows: int | None) -> None:
         if self.quiet:
