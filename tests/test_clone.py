@@ -164,3 +164,16 @@ def test_killed_clone_leaves_no_half_filled_target(northwind_pg: str, postgres_u
     with engine.connect() as connection:
         assert sa.inspect(connection).get_table_names() == []
     engine.dispose()
+
+
+def test_config_scales_a_table_and_its_descendants(tmp_path: Path) -> None:
+    config = tmp_path / "clone.toml"
+    config.write_text("[tables.customer]\nscale = 2\n")
+    target = tmp_path / "shop.duckdb"
+
+    clone("example", str(target), "--config", str(config), "--scale", "0.5")
+
+    counts = row_counts(str(target), Metadata.from_database(str(target)))
+    assert counts["customer"] == 300
+    assert counts["region"] == 3
+    assert 800 <= counts["orders"] <= 1350
