@@ -8,7 +8,10 @@ that segment explains the rows, so that segments along a chain line up. Each seg
 own row model and, per primary child relationship, the empirical distribution of its rows'
 children (count and segment mix together). Sampling runs parents before children, so a
 parent's segment decides its children's number and segments and the signal travels down the
-chain. Foreign keys outside the primary forest are matched afterwards with the real degree
+chain. Inside a segment, a child's row model is a copula conditioned on its parent row's
+lineage (the parent's own columns condensed, then the parent's own ancestors':
+:mod:`hsa_db.context`), so that a child column still follows a parent or grandparent column
+within a segment. Foreign keys outside the primary forest are matched afterwards with the real degree
 distribution and segment dependence.
 
 Randomness: ``seed`` (constructor) fixes fitting and the sequence of ``sample`` calls; every
@@ -29,6 +32,7 @@ import numpy as np
 import pandas as pd
 from rdt.transformers import BaseTransformer
 
+from hsa_db.context import Lineage, child_context
 from hsa_db.errors import SynthesizerError
 from hsa_db.generate import check_locales
 from hsa_db.keys import ForestStatistics, KeyGenerator, LinkStatistics, key_positions
@@ -236,16 +240,24 @@ class HSASynthesizer:
         for name in order:
             transformers[name], numbers[name] = self._transform_table(name, data[name])
         features = summaries(order, numbers, primary, positions, metadata)
+        parents = {metadata.relationships[index].parent_table for index in primary.values()}
 
         tables: dict[str, TableModel] = {}
         labels: dict[str, np.ndarray] = {}
+        lineages: dict[str, np.ndarray] = {}
         for name in order:
             matrix = self._with_parent_segment(
                 features.pop(name), primary.get(name), positions, tables, labels
             )
+            context = self._context(name, primary.get(name), positions, lineages)
             tables[name], labels[name] = self._fit_table(
-                name, data[name], transformers[name], numbers.pop(name), matrix, order
+                name, data[name], transformers[name], numbers[name], matrix, order, context
             )
+            if name in parents:
+                edges = transformers[name].category_edges()
+                tables[name].lineage = Lineage.fit(numbers[name], edges)
+                lineages[name] = tables[name].lineage.apply(numbers[name], context)
+            del numbers[name]
             if progress is not None:
                 progress("fit", name, rows[name])
 
@@ -269,6 +281,19 @@ class HSASynthesizer:
         )
         return np.column_stack([matrix, inherited])
 
+    def _context(
+        self,
+        name: str,
+        link: int | None,
+        positions: dict[int, np.ndarray],
+        lineages: dict[str, np.ndarray],
+    ) -> np.ndarray | None:
+        """What the rows' ancestors look like: the primary parent row's lineage."""
+        if link is None:
+            return None
+        parent = self._metadata.relationships[link].parent_table
+        return child_context(lineages[parent], positions[link])
+
     def _transform_table(
         self, name: str, frame: pd.DataFrame
     ) -> tuple[TableTransformer, pd.DataFrame]:
@@ -287,6 +312,7 @@ class HSASynthesizer:
         numbers: pd.DataFrame,
         features: np.ndarray,
         order: list[str],
+        context: np.ndarray | None,
     ) -> tuple[TableModel, np.ndarray]:
         """Segment and model one table; also returns the segment label of every row."""
         parameters = self.get_table_parameters(name)
@@ -297,7 +323,7 @@ class HSASynthesizer:
         row_model = None
         if len(frame) and numbers.shape[1]:
             row_model = create_row_model(parameters["synthesizer_name"], settings)
-            row_model.fit(numbers, labels, k, rng, transformer.discrete_columns)
+            row_model.fit(numbers, labels, k, rng, transformer.discrete_columns, context)
         counts = np.bincount(labels, minlength=k)
 
         foreign = self._metadata.foreign_key_columns(name)

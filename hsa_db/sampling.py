@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from hsa_db.context import Lineage, child_context
 from hsa_db.errors import SynthesizerError
 from hsa_db.generate import ValueFactory
 from hsa_db.keys import (
@@ -57,6 +58,7 @@ class TableModel:
     num_segments: int
     segment_counts: np.ndarray
     key_generators: dict[str, KeyGenerator] = field(default_factory=dict)
+    lineage: Lineage | None = None
 
 
 @dataclass
@@ -76,6 +78,7 @@ class HSAModel:
 class _Batch:
     frames: dict[str, pd.DataFrame] = field(default_factory=dict)
     segments: dict[str, np.ndarray] = field(default_factory=dict)
+    lineages: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 class SamplingRun:
@@ -201,13 +204,17 @@ class SamplingRun:
     def _sample_table(self, name: str, roots: int, batch: _Batch, rng: np.random.Generator) -> None:
         table = self._model.tables[name]
         segments, parents = self._rows(name, roots, batch, rng)
-        frame = self._values(table, segments, rng)
+        context = self._context(name, parents, batch)
+        frame, numbers = self._values(table, segments, rng, context)
 
         self._primary_key_values(name, frame, parents, batch)
         self._link_values(name, frame, segments, rng, deferred=False)
         keep = self._unique_links(name, frame, segments, rng)
         frame = frame[keep].reset_index(drop=True)
         segments = segments[keep]
+        if table.lineage is not None:
+            context = None if context is None else context[keep]
+            batch.lineages[name] = table.lineage.apply(numbers[keep], context)
         self._generated_keys(name, frame, rng)
         self._self_references(name, frame, rng)
         self._unique_values(name, frame)
@@ -254,15 +261,29 @@ class SamplingRun:
             np.repeat(segments, copies.astype(int))[order],
         )
 
+    def _context(self, name: str, parents: np.ndarray, batch: _Batch) -> np.ndarray | None:
+        """The context of the rows: their primary parent row's lineage."""
+        index = self._model.primary.get(name)
+        if index is None:
+            return None
+        parent = self._metadata.relationships[index].parent_table
+        return child_context(batch.lineages[parent], parents)
+
     def _values(
-        self, table: TableModel, segments: np.ndarray, rng: np.random.Generator
-    ) -> pd.DataFrame:
+        self,
+        table: TableModel,
+        segments: np.ndarray,
+        rng: np.random.Generator,
+        context: np.ndarray | None,
+    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The rows' values, and the transformed numbers they came from."""
         transformer = table.transformer
         if table.row_model is None or not transformer.output_columns:
             numbers = pd.DataFrame(index=range(len(segments)))
         else:
-            numbers = table.row_model.sample(segments, rng)
-        return transformer.reverse_transform(numbers, self._states[table.name], rng)
+            numbers = table.row_model.sample(segments, rng, context)
+        frame = transformer.reverse_transform(numbers, self._states[table.name], rng)
+        return frame, numbers
 
     # ------------------------------------------------------------------ foreign keys
 

@@ -244,6 +244,18 @@ class TableTransformer:
                     out.extend(transformer.get_output_columns())
         return sorted(set(out), key=self.output_columns.index)
 
+    def category_edges(self) -> dict[str, np.ndarray]:
+        """Per output column that spreads categories over [0, 1]: where each category's
+        interval ends, in order (the last edge is 1)."""
+        out: dict[str, np.ndarray] = {}
+        if self._hyper is None:
+            return out
+        for name, transformer in self._hyper.get_config()["transformers"].items():
+            intervals = getattr(transformer, "intervals", None)
+            if isinstance(transformer, UniformEncoder) and intervals:
+                out[name] = np.sort([float(end) for _, end in intervals.values()])
+        return out
+
     def get_transformers(self) -> dict[str, BaseTransformer | None]:
         """Fitted transformer of every column (None where the values are generated)."""
         if not self.fitted:

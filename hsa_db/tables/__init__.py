@@ -75,9 +75,12 @@ class RowModel(Protocol):
         num_segments: int,
         rng: np.random.Generator,
         discrete_columns: list[str] | None = None,
+        context: np.ndarray | None = None,
     ) -> None: ...
 
-    def sample(self, segments: np.ndarray, rng: np.random.Generator) -> pd.DataFrame: ...
+    def sample(
+        self, segments: np.ndarray, rng: np.random.Generator, context: np.ndarray | None = None
+    ) -> pd.DataFrame: ...
 
     def learned_distributions(self) -> dict[str, dict[str, Any]]: ...
 

@@ -140,11 +140,18 @@ class Marginal:
 
 
 class GaussianCopula:
-    """Marginals plus the correlation of the columns' normal scores."""
+    """Marginals plus the correlation of the columns' normal scores.
 
-    def __init__(self, distributions: list[str]) -> None:
+    The last ``conditioned`` columns are context: sampling is given their values and draws
+    the other columns from the normal distribution conditioned on them.
+    """
+
+    def __init__(self, distributions: list[str], conditioned: int = 0) -> None:
         self.marginals = [Marginal(name) for name in distributions]
+        self.conditioned = conditioned
         self._factor = np.eye(len(distributions))
+        self._regression = np.zeros((len(distributions) - conditioned, conditioned))
+        self._residual = np.eye(len(distributions) - conditioned)
 
     def fit(self, values: np.ndarray, rng: np.random.Generator) -> None:
         """Fit on a rows-by-columns float array without NULLs."""
@@ -157,6 +164,18 @@ class GaussianCopula:
         with np.errstate(all="ignore"):
             correlation = np.corrcoef(scores, rowvar=False) if len(rows) > 1 else None
         self._factor = _cholesky(correlation, len(self.marginals))
+        if self.conditioned:
+            self._condition()
+
+    def _condition(self) -> None:
+        """The regression of the columns' normal scores on the context's, and a factor of
+        what is left of their correlation."""
+        own = len(self.marginals) - self.conditioned
+        matrix = self._factor @ self._factor.T
+        cross, inner = matrix[:own, own:], matrix[own:, own:]
+        self._regression = np.linalg.solve(inner, cross.T).T
+        residual = matrix[:own, :own] - self._regression @ cross.T
+        self._residual = _cholesky(residual, own, normalize=False)
 
     def _scores(self, values: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         scores = np.empty_like(values, dtype=float)
@@ -166,11 +185,24 @@ class GaussianCopula:
             scores[:, column] = stats.norm.ppf(probabilities)
         return scores
 
-    def sample(self, count: int, rng: np.random.Generator) -> np.ndarray:
-        normal = rng.standard_normal((count, len(self.marginals))) @ self._factor.T
+    def sample(
+        self, count: int, rng: np.random.Generator, context: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Rows of the columns that are not context, given the context's values if any."""
+        own = len(self.marginals) - self.conditioned
+        if context is None or self.conditioned == 0:
+            normal = (rng.standard_normal((count, len(self.marginals))) @ self._factor.T)[:, :own]
+        else:
+            given = np.empty((count, self.conditioned))
+            for column, marginal in enumerate(self.marginals[own:]):
+                probabilities = marginal.cdf(context[:, column], rng)
+                given[:, column] = stats.norm.ppf(np.clip(probabilities, _EPSILON, 1 - _EPSILON))
+            normal = given @ self._regression.T
+            normal += rng.standard_normal((count, own)) @ self._residual.T
+
         probabilities = stats.norm.cdf(normal)
         out = np.empty_like(probabilities)
-        for column, marginal in enumerate(self.marginals):
+        for column, marginal in enumerate(self.marginals[:own]):
             out[:, column] = marginal.ppf(probabilities[:, column])
         return out
 
@@ -194,8 +226,11 @@ class CopulaRowModel:
         num_segments: int,
         rng: np.random.Generator,
         discrete_columns: list[str] | None = None,
+        context: np.ndarray | None = None,
     ) -> None:
-        """Fit the whole-table copula and one per segment large enough to have its own."""
+        """Fit the whole-table copula and one per segment large enough to have its own; the
+        ``context`` columns (one row per row of ``data``) join every copula as columns that
+        sampling conditions on."""
         self._columns = list(data.columns)
         values = data.to_numpy(dtype=float)
         discrete = set(discrete_columns or [])
@@ -203,16 +238,20 @@ class CopulaRowModel:
             self._distribution(name, values[:, column], name in discrete)
             for column, name in enumerate(self._columns)
         ]
-        self._whole = GaussianCopula(distributions)
+        conditioned = 0 if context is None else context.shape[1]
+        if conditioned:
+            values = np.column_stack([values, context])
+            distributions += [EMPIRICAL] * conditioned
+        self._whole = GaussianCopula(distributions, conditioned)
         self._whole.fit(values, rng)
 
         self._segments = []
-        minimum = max(MIN_SEGMENT_ROWS, len(self._columns))
+        minimum = max(MIN_SEGMENT_ROWS, len(distributions))
         for segment in range(num_segments):
             rows = segments == segment
             model = None
             if rows.sum() >= minimum and rows.sum() < len(values):
-                model = GaussianCopula(distributions)
+                model = GaussianCopula(distributions, conditioned)
                 model.fit(values[rows], rng)
             elif rows.sum() == len(values):
                 model = self._whole
@@ -227,15 +266,19 @@ class CopulaRowModel:
             return EMPIRICAL
         return str(self._default)
 
-    def sample(self, segments: np.ndarray, rng: np.random.Generator) -> pd.DataFrame:
-        """One row per entry of ``segments``, each from its segment's copula."""
+    def sample(
+        self, segments: np.ndarray, rng: np.random.Generator, context: np.ndarray | None = None
+    ) -> pd.DataFrame:
+        """One row per entry of ``segments``, each from its segment's copula, conditioned on
+        the row's ``context`` when the model was fitted with one."""
         if self._whole is None:
             raise SynthesizerError("the table's row model is not fitted; call fit first")
         out = np.empty((len(segments), len(self._columns)))
         for segment in np.unique(segments):
             rows = np.flatnonzero(segments == segment)
             model = self._segments[segment] if segment < len(self._segments) else None
-            out[rows] = (model or self._whole).sample(len(rows), rng)
+            given = None if context is None else context[rows]
+            out[rows] = (model or self._whole).sample(len(rows), rng, given)
         return pd.DataFrame(out, columns=self._columns)
 
     def learned_distributions(self) -> dict[str, dict[str, Any]]:
@@ -244,7 +287,7 @@ class CopulaRowModel:
             return {}
         return {
             name: marginal.describe()
-            for name, marginal in zip(self._columns, self._whole.marginals, strict=True)
+            for name, marginal in zip(self._columns, self._whole.marginals, strict=False)
         }
 
     def loss_values(self) -> pd.DataFrame:
@@ -260,14 +303,17 @@ def _subsample(count: int, limit: int, rng: np.random.Generator) -> np.ndarray:
     return np.sort(rng.choice(count, size=limit, replace=False))
 
 
-def _cholesky(correlation: np.ndarray | None, size: int) -> np.ndarray:
-    """A factor of the nearest valid correlation matrix (identity where undefined)."""
+def _cholesky(correlation: np.ndarray | None, size: int, normalize: bool = True) -> np.ndarray:
+    """A factor of the nearest valid correlation matrix (identity where undefined); of the
+    nearest valid covariance matrix when not ``normalize``."""
     if correlation is None or size == 0:
         return np.eye(size)
     matrix = np.nan_to_num(np.atleast_2d(correlation), nan=0.0)
-    np.fill_diagonal(matrix, 1.0)
+    if normalize:
+        np.fill_diagonal(matrix, 1.0)
     eigenvalues, eigenvectors = np.linalg.eigh((matrix + matrix.T) / 2)
     matrix = eigenvectors @ np.diag(np.maximum(eigenvalues, 1e-6)) @ eigenvectors.T
-    scale = np.sqrt(np.diag(matrix))
-    matrix = matrix / np.outer(scale, scale)
+    if normalize:
+        scale = np.sqrt(np.diag(matrix))
+        matrix = matrix / np.outer(scale, scale)
     return np.linalg.cholesky(matrix + 1e-9 * np.eye(size))

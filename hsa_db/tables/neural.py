@@ -85,8 +85,10 @@ class NeuralRowModel:
         num_segments: int,
         rng: np.random.Generator,
         discrete_columns: list[str] | None = None,
+        context: np.ndarray | None = None,
     ) -> None:
-        """Train the network on the rows with their segment label as one more category."""
+        """Train the network on the rows with their segment label as one more category (a
+        neural table follows its parent through the segments only: ``context`` is unused)."""
         ctgan = import_ctgan()
         self._columns = list(data.columns)
         self._discrete = [name for name in discrete_columns or [] if name in self._columns]
@@ -117,8 +119,10 @@ class NeuralRowModel:
             frame[name] = stats.norm.ppf(probabilities)
         return frame
 
-    def sample(self, segments: np.ndarray, rng: np.random.Generator) -> pd.DataFrame:
-        """One row per entry of ``segments``, drawn for that segment."""
+    def sample(
+        self, segments: np.ndarray, rng: np.random.Generator, context: np.ndarray | None = None
+    ) -> pd.DataFrame:
+        """One row per entry of ``segments``, drawn for that segment (``context`` is unused)."""
         if self._network is None:
             raise SynthesizerError("the table's row model is not fitted; call fit first")
         self._network.set_random_state(int(rng.integers(0, 2**31 - 1)))
