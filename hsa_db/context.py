@@ -41,11 +41,7 @@ class Lineage:
         """Standardize the table's transformed columns (categories as indicators) and keep
         their main directions (all of them, unrotated, when there are no more than
         ``OWN_DIRECTIONS``); ``edges`` gives the category columns' interval ends."""
-        edges = {
-            name: ends
-            for name, ends in edges.items()
-            if name in numbers and len(ends) <= MAX_LEVELS
-        }
+        edges = {name: ends for name, ends in few_levels(edges).items() if name in numbers}
         empty = cls(list(numbers.columns), edges, np.zeros(0), np.ones(0), np.zeros((0, 0)))
         values = empty._expand(numbers)
         width = values.shape[1]
@@ -72,19 +68,32 @@ class Lineage:
 
     def _expand(self, numbers: pd.DataFrame) -> np.ndarray:
         """The table's columns as floats, category columns as indicators."""
-        parts = []
-        for name in self.columns:
-            values = np.nan_to_num(numbers[name].to_numpy(dtype=float)) if name in numbers else None
-            if values is None:
-                values = np.zeros(len(numbers))
-            if name in self.edges:
-                levels = np.searchsorted(self.edges[name][:-1], values, side="right")
-                parts.extend(levels == level for level in range(1, len(self.edges[name])))
-            else:
-                parts.append(values)
-        if not parts:
-            return np.zeros((len(numbers), 0))
-        return np.column_stack(parts).astype(float)
+        return expand(numbers, self.columns, self.edges)
+
+
+def few_levels(edges: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The category columns (by their interval ends) with at most ``MAX_LEVELS`` categories."""
+    return {name: ends for name, ends in edges.items() if len(ends) <= MAX_LEVELS}
+
+
+def expand(
+    numbers: pd.DataFrame, columns: list[str], edges: dict[str, np.ndarray]
+) -> np.ndarray:
+    """``columns`` of the transformed rows as floats (zeros where missing); the category
+    columns in ``edges`` become one indicator per category but the first."""
+    parts = []
+    for name in columns:
+        values = np.nan_to_num(numbers[name].to_numpy(dtype=float)) if name in numbers else None
+        if values is None:
+            values = np.zeros(len(numbers))
+        if name in edges:
+            levels = np.searchsorted(edges[name][:-1], values, side="right")
+            parts.extend(levels == level for level in range(1, len(edges[name])))
+        else:
+            parts.append(values)
+    if not parts:
+        return np.zeros((len(numbers), 0))
+    return np.column_stack(parts).astype(float)
 
 
 def child_context(lineage: np.ndarray, parents: np.ndarray) -> np.ndarray:

@@ -239,7 +239,8 @@ class HSASynthesizer:
         transformers, numbers = {}, {}
         for name in order:
             transformers[name], numbers[name] = self._transform_table(name, data[name])
-        features = summaries(order, numbers, primary, positions, metadata)
+        edges = {name: transformers[name].category_edges() for name in order}
+        features = summaries(order, numbers, primary, positions, metadata, edges)
         parents = {metadata.relationships[index].parent_table for index in primary.values()}
 
         tables: dict[str, TableModel] = {}

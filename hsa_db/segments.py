@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 from sklearn.cluster import KMeans, MiniBatchKMeans
 
+from hsa_db.context import expand, few_levels
 from hsa_db.keys import Deck
 from hsa_db.metadata import Metadata, Relationship
 
@@ -110,8 +111,10 @@ def summaries(
     primary: dict[str, int],
     positions: dict[int, np.ndarray],
     metadata: Metadata,
+    edges: dict[str, dict[str, np.ndarray]],
 ) -> dict[str, np.ndarray]:
-    """Per table, what its rows look like with their descendants: the row's own columns, then
+    """Per table, what its rows look like with their descendants: the row's own columns
+    (category columns of few categories as indicators, ``edges`` giving their ends), then
     per primary child relationship the number of children and what they look like on average.
 
     Built children first, so that grandchildren count too. Each part is standardized and
@@ -122,7 +125,8 @@ def summaries(
     out: dict[str, np.ndarray] = {}
     for name in reversed(order):
         rows = len(numbers[name])
-        blocks = [_block(numbers[name].to_numpy(dtype=float), 1.0)]
+        own = expand(numbers[name], list(numbers[name].columns), few_levels(edges[name]))
+        blocks = [_block(own, 1.0)]
         for index, relationship in enumerate(metadata.relationships):
             if primary.get(relationship.child_table) != index or relationship.parent_table != name:
                 continue
