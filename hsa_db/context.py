@@ -76,12 +76,10 @@ def few_levels(edges: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return {name: ends for name, ends in edges.items() if len(ends) <= MAX_LEVELS}
 
 
-def expand(
-    numbers: pd.DataFrame, columns: list[str], edges: dict[str, np.ndarray]
-) -> np.ndarray:
+def expand(numbers: pd.DataFrame, columns: list[str], edges: dict[str, np.ndarray]) -> np.ndarray:
     """``columns`` of the transformed rows as floats (zeros where missing); the category
     columns in ``edges`` become one indicator per category but the first."""
-    parts = []
+    parts: list[np.ndarray] = []
     for name in columns:
         values = np.nan_to_num(numbers[name].to_numpy(dtype=float)) if name in numbers else None
         if values is None:

@@ -11,8 +11,8 @@ parent's segment decides its children's number and segments and the signal trave
 chain. Inside a segment, a child's row model is a copula conditioned on its parent row's
 lineage (the parent's own columns condensed, then the parent's own ancestors':
 :mod:`hsa_db.context`), so that a child column still follows a parent or grandparent column
-within a segment. Foreign keys outside the primary forest are matched afterwards with the real degree
-distribution and segment dependence.
+within a segment. Foreign keys outside the primary forest are matched afterwards with the real
+degree distribution and segment dependence.
 
 Randomness: ``seed`` (constructor) fixes fitting and the sequence of ``sample`` calls; every
 call without a seed continues that sequence, :meth:`reset_sampling` starts it over, and
@@ -255,9 +255,9 @@ class HSASynthesizer:
                 name, data[name], transformers[name], numbers[name], matrix, order, context
             )
             if name in parents:
-                edges = transformers[name].category_edges()
-                tables[name].lineage = Lineage.fit(numbers[name], edges)
-                lineages[name] = tables[name].lineage.apply(numbers[name], context)
+                lineage = Lineage.fit(numbers[name], edges[name])
+                tables[name].lineage = lineage
+                lineages[name] = lineage.apply(numbers[name], context)
             del numbers[name]
             if progress is not None:
                 progress("fit", name, rows[name])

@@ -239,7 +239,7 @@ class CopulaRowModel:
             for column, name in enumerate(self._columns)
         ]
         conditioned = 0 if context is None else context.shape[1]
-        if conditioned:
+        if context is not None and conditioned:
             values = np.column_stack([values, context])
             distributions += [EMPIRICAL] * conditioned
         self._whole = GaussianCopula(distributions, conditioned)
