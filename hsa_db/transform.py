@@ -84,6 +84,7 @@ class TableTransformer:
         self.sdtypes: dict[str, str] = {}
         self.codecs: dict[str, ColumnCodec] = {}
         self.id_generators: dict[str, KeyGenerator] = {}
+        self.longest_pii: dict[str, int] = {}
         self._hyper: HyperTransformer | None = None
         self._extra: list[str] = []
         self._fill: dict[str, float] = {}
@@ -153,6 +154,8 @@ class TableTransformer:
             self.codecs[name], self.roles[name], self.sdtypes[name] = codec, role, sdtype
             if role == "id":
                 self.id_generators[name] = KeyGenerator.fit(series, codec)
+            if role == "pii":
+                self.longest_pii[name] = _longest(series)
             if role == "unknown":
                 unknown.append(name)
         if unknown:
@@ -331,9 +334,10 @@ class TableTransformer:
                 if (name in self._unique_columns)
                 else None
             )
-            values: list[Any] = state.factory.pii(
-                self.sdtypes[name], present, rng, codec.length, unique
-            )
+            # Without a declared length, no generated value is longer than the longest real one,
+            # so that a target with stricter types than the source still takes the rows.
+            length = codec.length or self.longest_pii.get(name) or None
+            values: list[Any] = state.factory.pii(self.sdtypes[name], present, rng, length, unique)
         elif role == "text":
             values = state.factory.text(lengths, rng)
         elif role == "id":
@@ -392,3 +396,9 @@ def _object_array(values: list[Any]) -> np.ndarray:
     for row, value in enumerate(values):
         out[row] = value
     return out
+
+
+def _longest(series: pd.Series) -> int:
+    """The length of the longest non-null value as text (0 when there is none)."""
+    present = series.dropna()
+    return int(present.astype(str).str.len().max()) if len(present) else 0

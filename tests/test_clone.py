@@ -177,3 +177,42 @@ def test_config_scales_a_table_and_its_descendants(tmp_path: Path) -> None:
     assert counts["customer"] == 300
     assert counts["region"] == 3
     assert 800 <= counts["orders"] <= 1350
+
+
+MIGRATION = """
+ALTER TABLE customer ADD COLUMN imported_by text NOT NULL DEFAULT 'migration';
+CREATE TABLE audit (customer_id integer, at timestamptz DEFAULT now());
+CREATE FUNCTION audit_customer() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN INSERT INTO audit (customer_id) VALUES (NEW.customer_id); RETURN NEW; END $$;
+CREATE TRIGGER customer_audit AFTER INSERT ON customer
+    FOR EACH ROW EXECUTE FUNCTION audit_customer();
+"""
+
+
+def test_user_schema_keeps_triggers_and_defaults(postgres_url: str) -> None:
+    from hsa_db.example import write_example
+
+    write_example(postgres_url)
+    engine = sa.create_engine(postgres_url)
+    with engine.begin() as connection:
+        connection.exec_driver_sql(MIGRATION)
+
+    clone("example", postgres_url, "--if-exists", "truncate", "--scale", "0.5")
+
+    with engine.connect() as connection:
+        customers = connection.exec_driver_sql("SELECT count(*) FROM customer").scalar()
+        audited = connection.exec_driver_sql("SELECT count(*) FROM audit").scalar()
+        defaults = connection.exec_driver_sql(
+            "SELECT DISTINCT imported_by FROM customer"
+        ).fetchall()
+        triggers = connection.exec_driver_sql(
+            "SELECT tgname FROM pg_trigger WHERE tgname = 'customer_audit'"
+        ).fetchall()
+    engine.dispose()
+    assert customers == 150
+    assert audited == 150
+    assert defaults == [("migration",)]
+    assert triggers == [("customer_audit",)]
+    assert not any(
+        dangling_foreign_keys(postgres_url, Metadata.from_database(postgres_url)).values()
+    )
