@@ -63,6 +63,10 @@ Progress = Callable[[str, str, "int | None"], None]
 _FILE_MARK = "hsa-db synthesizer"
 _FILE_VERSION = 1
 DEFAULT_BATCH_ROWS = 10_000
+#: Segments a grandparent table gets beyond ``default_num_clusters``.
+GRANDPARENT_EXTRA_SEGMENTS = 2
+#: Rows per segment a grandparent needs for each of its extra segments.
+MIN_SEGMENT_ROWS = 10
 
 
 class HSASynthesizer:
@@ -71,7 +75,11 @@ class HSASynthesizer:
     Args:
         metadata: The tables, columns, keys and relationships of the database.
         locales: Faker locales for PII columns, e.g. ``['en_US', 'fr_CA']``.
-        default_num_clusters: Segments per table unless a table sets ``num_clusters``.
+        default_num_clusters: Segments per table unless a table sets ``num_clusters``: the
+            base. A table whose children have children of their own along the primary
+            relationships (a grandparent) gets up to ``GRANDPARENT_EXTRA_SEGMENTS`` more when
+            the base is above 1 and it has ``MIN_SEGMENT_ROWS`` rows per segment: its segments
+            carry signal down two levels.
         seed: Fixes every random choice of fitting and of the sequence of samples.
     """
 
@@ -242,6 +250,11 @@ class HSASynthesizer:
         edges = {name: transformers[name].category_edges() for name in order}
         features = summaries(order, numbers, primary, positions, metadata, edges)
         parents = {metadata.relationships[index].parent_table for index in primary.values()}
+        grandparents = {
+            metadata.relationships[index].parent_table
+            for child, index in primary.items()
+            if child in parents
+        }
 
         tables: dict[str, TableModel] = {}
         labels: dict[str, np.ndarray] = {}
@@ -251,8 +264,16 @@ class HSASynthesizer:
                 features.pop(name), primary.get(name), positions, tables, labels
             )
             context = self._context(name, primary.get(name), positions, lineages)
+            segments = self._num_segments(name, rows[name], name in grandparents)
             tables[name], labels[name] = self._fit_table(
-                name, data[name], transformers[name], numbers[name], matrix, order, context
+                name,
+                data[name],
+                transformers[name],
+                numbers[name],
+                matrix,
+                order,
+                context,
+                segments,
             )
             if name in parents:
                 lineage = Lineage.fit(numbers[name], edges[name])
@@ -264,6 +285,17 @@ class HSASynthesizer:
 
         self._model = self._relationship_model(order, tables, labels, primary, positions)
         self._sampling_calls = 0
+
+    def _num_segments(self, name: str, rows: int, grandparent: bool) -> int:
+        """How many segments the table asks k-means for: its own ``num_clusters``, else the
+        default, plus a few for a grandparent with rows enough to fill them."""
+        own = self._parameters.get(name, {}).get(NUM_CLUSTERS)
+        if own is not None:
+            return int(own)
+        base = self._default_num_clusters
+        if not grandparent or base <= 1:
+            return base
+        return max(base, min(base + GRANDPARENT_EXTRA_SEGMENTS, rows // MIN_SEGMENT_ROWS))
 
     def _with_parent_segment(
         self,
@@ -314,12 +346,13 @@ class HSASynthesizer:
         features: np.ndarray,
         order: list[str],
         context: np.ndarray | None,
+        num_segments: int,
     ) -> tuple[TableModel, np.ndarray]:
         """Segment and model one table; also returns the segment label of every row."""
         parameters = self.get_table_parameters(name)
         settings = parameters["synthesizer_parameters"]
         rng = np.random.default_rng([self._seed, 1, order.index(name)])
-        labels, k = cluster(features, settings[NUM_CLUSTERS], int(rng.integers(0, 2**31 - 1)))
+        labels, k = cluster(features, num_segments, int(rng.integers(0, 2**31 - 1)))
 
         row_model = None
         if len(frame) and numbers.shape[1]:

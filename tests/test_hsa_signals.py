@@ -7,8 +7,9 @@ column that follows a grandparent column). Tolerances, synthetic against real:
 
 * orders ~ tier Spearman: ``|synthetic - real| <= 0.2``;
 * gold / bronze mean orders ratio: at least 3.5 (real 5.0 to 6.3 on these seeds);
-* discount ~ tier Spearman: at least 0.35 (real about 0.89);
-* gold - bronze mean discount gap: at least 0.06 (real about 0.155).
+* discount ~ tier Spearman: at least 0.7 (real about 0.89; synthetic 0.77 to 0.85 on seeds
+  0 to 2);
+* gold - bronze mean discount gap: at least 0.11 (real about 0.155; synthetic 0.12 to 0.14).
 
 When the tiers are shuffled among the real customers before fitting, both signals vanish
 from the synthetic rows: Spearman within 0.2 of zero, ratio within [0.4, 2.0], gap within
@@ -42,8 +43,8 @@ def test_signals_survive(seed: int) -> None:
 
     assert abs(synthetic["orders_tier_correlation"] - real["orders_tier_correlation"]) <= 0.2
     assert synthetic["orders_gold_bronze_ratio"] >= 3.5
-    assert synthetic["discount_tier_correlation"] >= 0.35
-    assert synthetic["discount_gold_bronze_gap"] >= 0.06
+    assert synthetic["discount_tier_correlation"] >= 0.7
+    assert synthetic["discount_gold_bronze_gap"] >= 0.11
 
 
 def test_shuffled_tiers_carry_no_signal() -> None:
