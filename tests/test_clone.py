@@ -138,7 +138,10 @@ main()
 """
 
 
-def test_killed_clone_leaves_no_half_filled_target(northwind_pg: str, postgres_url: str) -> None:
+@pytest.mark.parametrize("signal_number", [signal.SIGKILL, signal.SIGINT])
+def test_killed_clone_leaves_no_half_filled_target(
+    signal_number: int, northwind_pg: str, postgres_url: str
+) -> None:
     process = subprocess.Popen(
         [
             sys.executable,
@@ -153,13 +156,18 @@ def test_killed_clone_leaves_no_half_filled_target(northwind_pg: str, postgres_u
         ],
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     assert process.stderr is not None
     lines = iter(process.stderr.readline, "")
     assert any(line.strip() == "batch loaded" for line in lines)
-    process.send_signal(signal.SIGKILL)
-    process.wait(timeout=30)
+    process.send_signal(signal_number)
+    rest = process.stderr.read()
+    code = process.wait(timeout=30)
 
+    if signal_number == signal.SIGINT:
+        assert code == 130
+        assert rest.strip() == "Error: interrupted; the target was left as it was."
     engine = sa.create_engine(postgres_url)
     with engine.connect() as connection:
         assert sa.inspect(connection).get_table_names() == []
