@@ -24,11 +24,33 @@ from hsa_db.errors import SynthesizerError
 
 log = logging.getLogger(__name__)
 
+
+class MomentBeta(BetaUnivariate):
+    """A beta distribution over the column's range, its shape by the method of moments.
+
+    The maximum-likelihood fit searches four parameters with Nelder-Mead and took most of a
+    fit's time; as a copula marginal this closed form serves as well at a tiny fraction of it.
+    """
+
+    def _fit(self, X: np.ndarray) -> None:
+        low, high = float(np.min(X)), float(np.max(X))
+        if not high - low > 0:
+            raise ValueError("a beta distribution needs a column with a range")
+        margin = (high - low) * 1e-3
+        loc, scale = low - margin, high - low + 2 * margin
+        unit = (np.asarray(X, dtype=float) - loc) / scale
+        mean, variance = float(unit.mean()), float(unit.var())
+        spread = mean * (1 - mean) / variance - 1 if variance > 0 else 0.0
+        if not spread > 0:
+            raise ValueError("the column's moments admit no beta distribution")
+        self._params = {"loc": loc, "scale": scale, "a": mean * spread, "b": (1 - mean) * spread}
+
+
 #: Distribution names accepted in ``default_distribution`` and ``numerical_distributions``.
 DISTRIBUTIONS: dict[str, type[Univariate]] = {
     "norm": GaussianUnivariate,
     "truncnorm": TruncatedGaussian,
-    "beta": BetaUnivariate,
+    "beta": MomentBeta,
     "gamma": GammaUnivariate,
     "uniform": UniformUnivariate,
     "gaussian_kde": GaussianKDE,
