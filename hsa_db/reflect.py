@@ -558,8 +558,21 @@ def _sqlite_fix(connection: sa.Connection, schema: str, table: str) -> ColumnFix
         if column.name in generated:
             column.generated = _sqlite_generated(sql, column.name) or column.generated
             column.default = None
+        labels = _sqlite_enum_labels(sql, column.name)
+        if labels and column.sql_type is not None and "char" in column.sql_type:
+            column.sql_type, column.enum_values = "enum", labels
 
     return fix
+
+
+def _sqlite_enum_labels(sql: str, column: str) -> list[str] | None:
+    """The labels of a ``CHECK (column IN ('a', 'b'))`` constraint: SQLite's form of an enum."""
+    name = rf"[\"`\[]?{re.escape(column)}[\"`\]]?"
+    labels = r"((?:\s*'(?:[^']|'')*'\s*,)*\s*'(?:[^']|'')*'\s*)"
+    match = re.search(rf"CHECK\s*\(\s*{name}\s+IN\s*\({labels}\)\s*\)", sql, re.IGNORECASE)
+    if match is None:
+        return None
+    return [label.replace("''", "'") for label in re.findall(r"'((?:[^']|'')*)'", match.group(1))]
 
 
 def _sqlite_autoincrement(sql: str, column: str) -> bool:

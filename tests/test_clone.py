@@ -224,3 +224,29 @@ def test_user_schema_keeps_triggers_and_defaults(postgres_url: str) -> None:
     assert not any(
         dangling_foreign_keys(postgres_url, Metadata.from_database(postgres_url)).values()
     )
+
+
+@pytest.mark.parametrize("target", ["postgresql", "duckdb", "mysql", "sqlite"])
+def test_enum_values_carry_over(
+    target: str, postgres_url: str, request: pytest.FixtureRequest
+) -> None:
+    """The example's PostgreSQL enum comes back with its labels from every target (a PostgreSQL
+    target gets its own schema in the source database: --dst-schema)."""
+    from hsa_db.example import write_example
+
+    write_example(postgres_url)
+    options = ["--scale", "0.3"]
+    if target == "postgresql":
+        dst, schema = postgres_url, "copy"
+        options += ["--dst-schema", schema]
+    else:
+        dst, schema = request.getfixturevalue(f"{target}_url"), None
+
+    clone(postgres_url, dst, *options)
+
+    source = Metadata.from_database(postgres_url)
+    cloned = Metadata.from_database(dst, schema=schema)
+    status = source.tables["orders"].columns["status"]
+    assert status.enum_values
+    assert cloned.tables["orders"].columns["status"].enum_values == status.enum_values
+    assert not any(dangling_foreign_keys(dst, source, schema=schema).values())
