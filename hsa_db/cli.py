@@ -9,15 +9,19 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import click
 
 from hsa_db import __version__
+from hsa_db import clone as pipeline
+from hsa_db.clone import ModelOptions, SourceOptions, resolve_source
+from hsa_db.config import CloneConfig, load_config
+from hsa_db.db import mask_text
 from hsa_db.errors import HsaDbError
-
-if TYPE_CHECKING:
-    from hsa_db.clone import ModelOptions, SourceOptions
+from hsa_db.example import write_example
+from hsa_db.inspect import count_rows, describe
+from hsa_db.reflect import reflect_metadata
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -130,10 +134,6 @@ def inspect(
     URL is a database URL (postgresql://user@host/db, mysql://…, sqlite:///file,
     duckdb:///file), a .duckdb/.sqlite file, a folder of CSV/Parquet files, or 'example'.
     """
-    from hsa_db.clone import resolve_source
-    from hsa_db.inspect import count_rows, describe
-    from hsa_db.reflect import reflect_metadata
-
     location = resolve_source(url)
     metadata = reflect_metadata(
         location, schema=schema, tables=_split(tables), exclude=_split(exclude)
@@ -211,12 +211,10 @@ def clone(
     quiet: bool,
 ) -> None:
     """Write a synthetic copy of the source database into the target."""
-    from hsa_db import clone as pipeline
-
     printer = ProgressPrinter(quiet)
     source, model = _source_and_model(schema, tables, exclude, num_clusters, config_file)
     target = pipeline.TargetOptions(scale=scale, seed=seed, if_exists=if_exists, schema=dst_schema)
-    printer.say(f"cloning {_masked(src)} into {_masked(dst)}")
+    printer.say(f"cloning {mask_text(src)} into {mask_text(dst)}")
 
     summary = pipeline.clone(src, dst, source, model, target, progress=printer)
     printer.finished(summary.rows, summary.seconds)
@@ -251,11 +249,9 @@ def fit(
     quiet: bool,
 ) -> None:
     """Learn a model of the source database and save it to a file."""
-    from hsa_db import clone as pipeline
-
     printer = ProgressPrinter(quiet)
     source, model = _source_and_model(schema, tables, exclude, num_clusters, config_file)
-    printer.say(f"fitting {_masked(src)}")
+    printer.say(f"fitting {mask_text(src)}")
 
     synthesizer = pipeline.fit(src, source, model, progress=printer)
     pipeline.save_model(synthesizer, output)
@@ -277,12 +273,10 @@ def sample(
     quiet: bool,
 ) -> None:
     """Write synthetic rows from a saved model into the target."""
-    from hsa_db import clone as pipeline
-
     printer = ProgressPrinter(quiet)
     synthesizer = pipeline.load_model(model)
     target = pipeline.TargetOptions(scale=scale, seed=seed, if_exists=if_exists, schema=dst_schema)
-    printer.say(f"sampling {model} into {_masked(dst)}")
+    printer.say(f"sampling {model} into {mask_text(dst)}")
 
     summary = pipeline.sample_into(synthesizer, dst, target, progress=printer)
     printer.finished(summary.rows, summary.seconds)
@@ -301,10 +295,8 @@ def sample(
 @handle_errors
 def example(dst: str, seed: int, if_exists: str) -> None:
     """Write the bundled example database (a small shop) into a database."""
-    from hsa_db.example import write_example
-
     write_example(dst, seed=seed, if_exists=if_exists)
-    click.echo(f"example database written to {_masked(dst)}")
+    click.echo(f"example database written to {mask_text(dst)}")
 
 
 def _source_and_model(
@@ -314,18 +306,9 @@ def _source_and_model(
     num_clusters: int | None,
     config_file: Path | None,
 ) -> tuple[SourceOptions, ModelOptions]:
-    from hsa_db.clone import ModelOptions, SourceOptions
-    from hsa_db.config import CloneConfig, load_config
-
     config = load_config(config_file) if config_file else CloneConfig()
     source = SourceOptions(schema=schema, tables=_split(tables), exclude=_split(exclude))
     return source, ModelOptions(num_clusters=num_clusters, config=config)
-
-
-def _masked(text: str) -> str:
-    from hsa_db.db import mask_text
-
-    return mask_text(text)
 
 
 if __name__ == "__main__":  # pragma: no cover

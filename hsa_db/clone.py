@@ -5,18 +5,21 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from hsa_db.config import CloneConfig, apply_to_metadata
 from hsa_db.db import EXAMPLE_SOURCE, Location, parse_location
 from hsa_db.errors import ConfigError, DatabaseError
-from hsa_db.metadata import Metadata
+from hsa_db.example import example_database_path
+from hsa_db.hsa import HSASynthesizer
+from hsa_db.progress import Progress
+from hsa_db.read import read_tables
+from hsa_db.reflect import reflect_metadata
+from hsa_db.write import write_tables
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[str, str, "int | None"], None]
 
 IF_EXISTS_CHOICES = ("fail", "replace", "truncate", "append")
 
@@ -63,8 +66,6 @@ class CloneSummary:
 def resolve_source(text: str) -> Location:
     """The source location; ``example`` names the bundled example database."""
     if text == EXAMPLE_SOURCE:
-        from hsa_db.example import example_database_path
-
         return parse_location(str(example_database_path()))
     return parse_location(text)
 
@@ -101,14 +102,13 @@ def check_distinct(
 
 
 def fit(
-    src: str, source: SourceOptions, model: ModelOptions, progress: Progress | None = None
-):  # -> HSASynthesizer
+    src: str | Location,
+    source: SourceOptions,
+    model: ModelOptions,
+    progress: Progress | None = None,
+) -> HSASynthesizer:
     """Reflect and read the source, then fit a synthesizer on it."""
-    from hsa_db.hsa import HSASynthesizer
-    from hsa_db.read import read_tables
-    from hsa_db.reflect import reflect_metadata
-
-    location = resolve_source(src)
+    location = src if isinstance(src, Location) else resolve_source(src)
     metadata = reflect_metadata(
         location, schema=source.schema, tables=source.tables, exclude=source.exclude
     )
@@ -120,12 +120,13 @@ def fit(
         locales=model.config.locales or ["en_US"],
         default_num_clusters=model.num_clusters or model.config.num_clusters or 3,
     )
-    _apply_table_parameters(synthesizer, model.config, metadata)
+    _apply_table_parameters(synthesizer, model.config)
     synthesizer.fit(data, progress=progress)
     return synthesizer
 
 
-def _apply_table_parameters(synthesizer, config: CloneConfig, metadata: Metadata) -> None:
+def _apply_table_parameters(synthesizer: HSASynthesizer, config: CloneConfig) -> None:
+    """Give the tables the config names their synthesizer and parameters."""
     for name, table in config.tables.items():
         parameters = dict(table.parameters)
         if table.num_clusters is not None:
@@ -151,15 +152,13 @@ def table_scales(config: CloneConfig, scale: float) -> float | dict[str, float]:
 
 
 def sample_into(
-    synthesizer,
+    synthesizer: HSASynthesizer,
     dst: str,
     target: TargetOptions,
     scale: float | dict[str, float] | None = None,
     progress: Progress | None = None,
 ) -> CloneSummary:
     """Sample from a fitted synthesizer and stream the rows into ``dst``."""
-    from hsa_db.write import write_tables
-
     if target.if_exists not in IF_EXISTS_CHOICES:
         raise ConfigError(f"--if-exists must be one of {', '.join(IF_EXISTS_CHOICES)}")
     started = time.perf_counter()
@@ -188,7 +187,7 @@ def clone(
     target_location = parse_location(dst)
     check_distinct(source_location, target_location, source.schema, target.schema)
 
-    synthesizer = fit(src, source, model, progress=progress)
+    synthesizer = fit(source_location, source, model, progress=progress)
     summary = sample_into(
         synthesizer, dst, target, table_scales(model.config, target.scale), progress=progress
     )
@@ -196,13 +195,11 @@ def clone(
     return CloneSummary(rows=summary.rows, seconds=time.perf_counter() - started)
 
 
-def save_model(synthesizer, path: str | Path) -> None:
+def save_model(synthesizer: HSASynthesizer, path: str | Path) -> None:
     """Save a fitted synthesizer; it carries the source schema needed to recreate it."""
     synthesizer.save(str(path))
 
 
-def load_model(path: str | Path):
+def load_model(path: str | Path) -> HSASynthesizer:
     """Load a synthesizer saved by :func:`save_model`."""
-    from hsa_db.hsa import HSASynthesizer
-
     return HSASynthesizer.load(str(path))

@@ -24,7 +24,7 @@ from __future__ import annotations
 import copy
 import logging
 import pickle
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,7 @@ from hsa_db.errors import SynthesizerError
 from hsa_db.generate import check_locales
 from hsa_db.keys import ForestStatistics, KeyGenerator, LinkStatistics, key_positions
 from hsa_db.metadata import Metadata
+from hsa_db.progress import Progress
 from hsa_db.sampling import HSAModel, SamplingRun, TableModel
 from hsa_db.segments import (
     ChildStatistics,
@@ -58,7 +59,6 @@ from hsa_db.transform import TableTransformer
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[str, str, "int | None"], None]
 
 _FILE_MARK = "hsa-db synthesizer"
 _FILE_VERSION = 1

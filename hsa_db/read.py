@@ -31,11 +31,11 @@ from sqlalchemy.exc import DBAPIError
 
 from hsa_db.errors import DatabaseError
 from hsa_db.metadata import Column, Metadata, Table
+from hsa_db.progress import Progress
 from hsa_db.reflect import Source, first_line, qualified_name, source_engine, source_name
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[str, str, "int | None"], None]
 Frames = Generator[pd.DataFrame, None, None]
 
 _INTEGER_DTYPES = {"smallint": "Int16", "integer": "Int32", "bigint": "Int64"}

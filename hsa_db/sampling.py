@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,7 +39,6 @@ from hsa_db.transform import GenerationState, TableTransformer
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[str, str, "int | None"], None]
 
 _REDRAWS = 20
 #: A root table whose rows and descendants fit in this share of a batch goes into the first one.

@@ -12,7 +12,7 @@ import itertools
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from sqlalchemy.engine import Engine
@@ -20,14 +20,13 @@ from sqlalchemy.engine import Engine
 from hsa_db.db import Location, create_engine, mask_text, parse_location
 from hsa_db.errors import HsaDbError, WriteError
 from hsa_db.metadata import Metadata
+from hsa_db.progress import Progress
 from hsa_db.write.plan import Batch, WritePlan, check_frame, iterate_batches, make_plan, with_last
 from hsa_db.write.target import UNCHANGED, Target
 
 log = logging.getLogger(__name__)
 
 WAITING = "waiting for the next batch of rows"
-
-Progress = Callable[[str, str, "int | None"], None]
 
 
 @dataclass
